@@ -1,0 +1,32 @@
+"""The ``edge-ocr`` command: one module per command under ``edge_ocr.commands``.
+
+Heavy imports happen inside the commands, so ``edge-ocr --help`` is instant on a small device.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from edge_ocr.commands import read as read_command
+
+app = typer.Typer(
+    name="edge-ocr",
+    help="Read printed codes and captchas on small devices with tiny int8 models.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command(name="read")(read_command.read)
+
+
+@app.callback()
+def _root() -> None:
+    """Read printed codes and captchas on small devices with tiny int8 models."""
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

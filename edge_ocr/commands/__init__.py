@@ -1,0 +1,1 @@
+"""One module per ``edge-ocr`` command."""

@@ -1,0 +1,88 @@
+"""Full-integer post-training quantization, in the manner of tflite-micro's ``ptq.py``.
+
+int8 weights and activations, int8 input and output, ``TFLITE_BUILTINS_INT8`` only: a graph
+that XNNPACK, int8-only accelerators and TensorFlow Lite Micro all run. Not dynamic-range
+quantization, which leaves float activations and float I/O.
+
+The input rescaling (0-255 pixels to 0-1) is folded into the input quantization: the
+calibrated input has scale 1/255 and zero point -128, so the device feeds ``pixel - 128``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from edge_ocr.contract import ModelContract, ModelKind, TensorQuantization, file_sha256
+
+
+def _tensorflow() -> Any:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+
+    return tf
+
+
+def convert_int8(model: Any, calibration: npt.NDArray[np.uint8]) -> bytes:
+    """Full-int8 flatbuffer of a Keras model, calibrated on binned uint8 images (N x H x W)."""
+    tf = _tensorflow()
+    if calibration.ndim != 3 or len(calibration) == 0:
+        raise ValueError("calibration must be a non-empty N x H x W stack of binned images")
+    height, width = calibration.shape[1:]
+    model_height, model_width = model.input_shape[1:3]
+    if (height, width) != (model_height, model_width):
+        raise ValueError(f"calibration images are {height}x{width}, the model takes {model_height}x{model_width}")
+
+    def representative() -> Iterator[list[npt.NDArray[np.float32]]]:
+        for image in calibration:
+            yield [(image.astype(np.float32) / 255.0)[None, :, :, None]]
+
+    with tempfile.TemporaryDirectory() as saved_model:
+        # A SavedModel with a batch-1 signature: variables become constants and no shape ops
+        # are left for a dynamic batch; the device resizes the input for larger batches.
+        model.export(saved_model, format="tf_saved_model", verbose=False,
+                     input_signature=[tf.TensorSpec([1, height, width, 1], tf.float32, name="image")])
+        converter = tf.lite.TFLiteConverter.from_saved_model(saved_model)
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = representative
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+        return bytes(converter.convert())
+
+
+def tensor_quantization(flatbuffer: bytes) -> tuple[TensorQuantization, TensorQuantization]:
+    """(input, output) quantization of a converted model, read back through the interpreter."""
+    from edge_ocr.interpreter import open_interpreter
+
+    interpreter = open_interpreter(flatbuffer, accel="cpu").interpreter
+    inp = interpreter.get_input_details()[0]
+    out = interpreter.get_output_details()[0]
+    return (
+        TensorQuantization(np.dtype(inp["dtype"]).name, float(inp["quantization"][0]), int(inp["quantization"][1])),
+        TensorQuantization(np.dtype(out["dtype"]).name, float(out["quantization"][0]), int(out["quantization"][1])),
+    )
+
+
+def export_int8(model: Any, calibration: npt.NDArray[np.uint8], out: Path, name: str, kind: ModelKind,
+                charset: str, training: dict[str, Any] | None = None,
+                reject_threshold: float = 0.0) -> ModelContract:
+    """Write ``out`` (.tflite) and its contract ``out.with_suffix('.json')``."""
+    flatbuffer = convert_int8(model, calibration)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(flatbuffer)
+    input_q, output_q = tensor_quantization(flatbuffer)
+    contract = ModelContract(
+        name=name, kind=kind, charset=charset, input_height=int(calibration.shape[1]),
+        input_width=int(calibration.shape[2]), input_quantization=input_q, output_quantization=output_q,
+        tflite_sha256=file_sha256(out), reject_threshold=reject_threshold,
+        training={**(training or {}), "calibration_images": len(calibration)},
+    )
+    contract.save(out.with_suffix(".json"))
+    return contract
