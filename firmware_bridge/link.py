@@ -112,6 +112,14 @@ class TcpLink:
             self._sock.close()
 
 
+class LinkOpener(Protocol):
+    """Something that can (re)open a link: SerialSpec, TcpSpec, or a custom transport."""
+
+    def open(self, poll_s: float) -> Link:
+        """Open a fresh link; raise LinkError with a one-line message if it cannot."""
+        ...
+
+
 @dataclass(frozen=True)
 class SerialSpec:
     """Where to find a serial port; `open` may be called again to reconnect."""

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from firmware_bridge.link import Link, LinkError, LinkSpec, SerialSpec, TcpSpec
+from firmware_bridge.link import Link, LinkError, LinkOpener, LinkSpec, SerialSpec, TcpSpec
 from firmware_bridge.parser import FrameParser
 from firmware_bridge.protocol import (
     CONFIDENCE_SCALE,
@@ -243,13 +243,13 @@ class SerialSink:
 
     def __init__(
         self,
-        target: str | LinkSpec,
+        target: str | LinkOpener,
         *,
         on_expected: Callable[[str], None] | None = None,
         spool_path: str | Path | None = None,
         options: SinkOptions | None = None,
     ) -> None:
-        self.spec = parse_sink_url(target) if isinstance(target, str) else target
+        self.spec: LinkOpener = parse_sink_url(target) if isinstance(target, str) else target
         self.options = options or SinkOptions()
         self._on_expected = on_expected
         self._spool = (

@@ -1,0 +1,254 @@
+"""Shared test support: hypothesis strategies, the C build location, a Python firmware
+over TCP and a noisy pty relay.
+
+The doubles use only the public codec (encode_message, FrameParser), so they exercise it too.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import select
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import strategies as st
+
+import firmware_bridge
+from firmware_bridge import (
+    Ack,
+    FrameParser,
+    Heartbeat,
+    Hello,
+    Message,
+    Nack,
+    NackReason,
+    Read,
+    SetExpected,
+    Verdict,
+    decode_message,
+    encode_message,
+)
+
+C_DIR = Path(firmware_bridge.__file__).parent / "c"
+
+
+def require_gcc() -> None:
+    """Skip (with the reason) where the machine cannot build the C side."""
+    missing = [tool for tool in ("gcc", "make") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"{' and '.join(missing)} not installed: the C side cannot be built")
+
+
+def utf8_text(limit: int) -> st.SearchStrategy[str]:
+    """Text whose UTF-8 encoding fits `limit` bytes."""
+    return st.text(max_size=limit).filter(lambda text: len(text.encode("utf-8")) <= limit)
+
+
+confidences = st.integers(0, 10000)
+reads = st.builds(
+    Read,
+    item_id=st.integers(0, 2**32 - 1),
+    timestamp_ms=st.integers(0, 2**64 - 1),
+    text=utf8_text(255),
+    line_confidences=st.lists(confidences, max_size=16).map(tuple),
+    confidence=confidences,
+    verdict=st.sampled_from(Verdict),
+    grade=st.none() | st.sampled_from("ABCDEF"),
+)
+hellos = st.integers(1, 255).flatmap(
+    lambda low: st.builds(
+        Hello,
+        min_version=st.just(low),
+        max_version=st.integers(low, 255),
+        software=utf8_text(64),
+        device_id=utf8_text(64),
+        model_name=utf8_text(64),
+    )
+)
+messages: st.SearchStrategy[Message] = st.one_of(
+    reads,
+    hellos,
+    st.builds(Heartbeat, uptime_ms=st.integers(0, 2**32 - 1), queued=st.integers(0, 65535)),
+    st.builds(SetExpected, text=utf8_text(255)),
+    st.builds(Ack, seq=st.integers(0, 65535)),
+    st.builds(Nack, seq=st.integers(0, 65535), reason=st.integers(0, 255)),
+)
+seqs = st.integers(0, 65535)
+
+
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    """Poll `condition` until true; fail with `what` after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(0.005)
+
+
+class Received:
+    """What a firmware received, de-duplicated by item id (shared across restarts)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.items: list[int] = []
+        self.reads: dict[int, Read] = {}
+        self.duplicates = 0
+        self.hellos = 0
+
+    def add(self, read: Read) -> None:
+        with self.lock:
+            if read.item_id in self.reads:
+                self.duplicates += 1
+                return
+            self.reads[read.item_id] = read
+            self.items.append(read.item_id)
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.items)
+
+
+class FakeFirmware:
+    """A TCP server that behaves like firmware: ACKs READs (unless told not to), de-dups."""
+
+    def __init__(
+        self,
+        received: Received | None = None,
+        port: int = 0,
+        ack: bool = True,
+        nack_items: frozenset[int] = frozenset(),
+    ) -> None:
+        self.received = received or Received()
+        self.ack = ack
+        self.nack_items = nack_items
+        self.acked_expected: list[int] = []
+        self._server = socket.create_server(("127.0.0.1", port))
+        self._server.settimeout(0.02)
+        self.port: int = self._server.getsockname()[1]
+        self._conn: socket.socket | None = None
+        self._seq = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            conn.settimeout(0.02)
+            self._conn = conn
+            parser = FrameParser()
+            while not self._stop.is_set():
+                try:
+                    data = conn.recv(4096)
+                except TimeoutError:
+                    continue
+                except OSError:
+                    break
+                if not data:
+                    break
+                for frame in parser.feed(data):
+                    self._handle(conn, frame.seq, decode_message(frame))
+            conn.close()
+            self._conn = None
+
+    def _send(self, conn: socket.socket, message: Ack | Nack | SetExpected) -> int:
+        self._seq = (self._seq + 1) & 0xFFFF
+        conn.sendall(encode_message(message, self._seq))
+        return self._seq
+
+    def _handle(self, conn: socket.socket, seq: int, message: object) -> None:
+        if isinstance(message, Read):
+            if message.item_id in self.nack_items:
+                self._send(conn, Nack(seq, NackReason.MALFORMED))
+            elif self.ack:
+                self.received.add(message)
+                self._send(conn, Ack(seq))
+        elif isinstance(message, Hello):
+            with self.received.lock:
+                self.received.hellos += 1
+            self._send(conn, Ack(seq))
+        elif isinstance(message, Ack):
+            self.acked_expected.append(message.seq)
+
+    def send_set_expected(self, text: str, copies: int = 1) -> int:
+        """Send SET_EXPECTED `copies` times with one sequence number (a retransmission)."""
+        conn = self._conn
+        assert conn is not None, "no recognizer connected"
+        self._seq = (self._seq + 1) & 0xFFFF
+        wire = encode_message(SetExpected(text), self._seq)
+        for _ in range(copies):
+            conn.sendall(wire)
+        return self._seq
+
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None
+
+    def stop(self) -> None:
+        """Close the listening socket and the connection, as if the device went away."""
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self._server.close()
+
+
+class NoisyRelay:
+    """Copies bytes between two pty masters, dropping and bit-flipping a small fraction.
+
+    Both directions are disturbed, so READs, ACKs and SET_EXPECTED all get lost or corrupted
+    sometimes: exactly what retransmission, CRC and de-duplication must survive.
+    """
+
+    def __init__(self, fd_a: int, fd_b: int, drop: float, flip: float, seed: int) -> None:
+        self._fds = (fd_a, fd_b)
+        self._drop = drop
+        self._flip = flip
+        self._random = random.Random(seed)
+        self.dropped = 0
+        self.flipped = 0
+        self.relayed = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _disturb(self, data: bytes) -> bytes:
+        out = bytearray()
+        for byte in data:
+            roll = self._random.random()
+            if roll < self._drop:
+                self.dropped += 1
+                continue
+            if roll < self._drop + self._flip:
+                self.flipped += 1
+                out.append(byte ^ (1 << self._random.randrange(8)))
+            else:
+                out.append(byte)
+        return bytes(out)
+
+    def _run(self) -> None:
+        fd_a, fd_b = self._fds
+        while not self._stop.is_set():
+            ready, _, _ = select.select([fd_a, fd_b], [], [], 0.02)
+            for fd in ready:
+                try:
+                    data = os.read(fd, 4096)
+                except OSError:
+                    continue
+                self.relayed += len(data)
+                os.write(fd_b if fd == fd_a else fd_a, self._disturb(data))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
