@@ -5,7 +5,8 @@
  *
  * It opens DEVICE (a USB-serial adapter, or one end of a pseudo-terminal pair) in raw 8N1
  * mode and then behaves like the reference firmware described in ../PROTOCOL.md:
- *   - sends HELLO on start and answers every recognizer HELLO with an ACK;
+ *   - sends HELLO on start and after each recognizer HELLO (which it ACKs), resending it
+ *     every 100 ms until ACKed, at most 50 times;
  *   - ACKs every valid READ (duplicates too), de-duplicates by item id, and prints each new
  *     item on stdout as one line:
  *         READ item=<id> verdict=<none|pass|fail|no-read> grade=<A..F|-> confidence=<0..1>
@@ -40,6 +41,17 @@
 #define RESEND_TRIES 50
 #define HEARTBEAT_MS 1000
 
+/* A frame that must be acknowledged (HELLO, SET_EXPECTED): resent until its ACK comes. */
+typedef struct {
+    const char *name;
+    bool active;
+    uint16_t seq;
+    uint8_t wire[EOL_TX_BUFFER_SIZE];
+    size_t len;
+    int tries;
+    long long due_ms;
+} pending_t;
+
 typedef struct {
     int fd;
     uint16_t seq;
@@ -48,13 +60,8 @@ typedef struct {
     unsigned long duplicates;
     unsigned long set_expected_after;
     const char *set_expected_text;
-    /* The SET_EXPECTED waiting for its ACK, if any. */
-    bool pending;
-    uint16_t pending_seq;
-    uint8_t pending_wire[EOL_TX_BUFFER_SIZE];
-    size_t pending_len;
-    int pending_tries;
-    long long pending_due_ms;
+    pending_t hello;
+    pending_t expected;
     char device_id[EOL_MAX_HELLO_STRING + 1u];
 } app_t;
 
@@ -115,9 +122,42 @@ static void send_nack(app_t *app, uint16_t nacked_seq, eol_nack_reason_t reason)
               eol_encode_nack(wire, sizeof wire, next_seq(app), nacked_seq, (uint8_t)reason));
 }
 
+static void start_pending(pending_t *pending, size_t len)
+{
+    pending->len = len;
+    pending->active = len > 0u;
+    pending->tries = 0;
+    pending->due_ms = now_ms();
+}
+
+static void resend_pending(app_t *app, pending_t *pending, long long now)
+{
+    if (!pending->active || now < pending->due_ms) {
+        return;
+    }
+    if (pending->tries >= RESEND_TRIES) {
+        pending->active = false;
+        fprintf(stderr, "example_firmware: %s seq=%u never acknowledged\n", pending->name,
+                (unsigned)pending->seq);
+        return;
+    }
+    send_wire(app, pending->wire, pending->len);
+    pending->tries++;
+    pending->due_ms = now + RESEND_MS;
+}
+
+/* An ACK or NACK for seq settles the pending frame with that sequence number, if any. */
+static void settle_pending(pending_t *pending, uint16_t seq, const char *outcome)
+{
+    if (pending->active && pending->seq == seq) {
+        pending->active = false;
+        fprintf(stderr, "example_firmware: %s seq=%u %s\n", pending->name, (unsigned)seq,
+                outcome);
+    }
+}
+
 static void send_hello(app_t *app)
 {
-    uint8_t wire[EOL_TX_BUFFER_SIZE];
     eol_hello_t hello;
     memset(&hello, 0, sizeof hello);
     hello.min_version = EOL_PROTOCOL_VERSION;
@@ -126,7 +166,10 @@ static void send_hello(app_t *app)
     hello.software_len = (uint8_t)strlen(hello.software);
     strcpy(hello.device_id, app->device_id);
     hello.device_id_len = (uint8_t)strlen(hello.device_id);
-    send_wire(app, wire, eol_encode_hello(wire, sizeof wire, next_seq(app), &hello));
+    app->hello.seq = next_seq(app);
+    start_pending(&app->hello,
+                  eol_encode_hello(app->hello.wire, sizeof app->hello.wire, app->hello.seq,
+                                   &hello));
 }
 
 static void queue_set_expected(app_t *app, const char *text, size_t len)
@@ -134,14 +177,12 @@ static void queue_set_expected(app_t *app, const char *text, size_t len)
     if (len > EOL_MAX_TEXT) {
         len = EOL_MAX_TEXT;
     }
-    app->pending_seq = next_seq(app);
-    app->pending_len = eol_encode_set_expected(app->pending_wire, sizeof app->pending_wire,
-                                               app->pending_seq, text, len);
-    app->pending = app->pending_len > 0u;
-    app->pending_tries = 0;
-    app->pending_due_ms = now_ms();
+    app->expected.seq = next_seq(app);
+    start_pending(&app->expected,
+                  eol_encode_set_expected(app->expected.wire, sizeof app->expected.wire,
+                                          app->expected.seq, text, len));
     fprintf(stderr, "example_firmware: SET_EXPECTED seq=%u text=%.*s\n",
-            (unsigned)app->pending_seq, (int)len, text);
+            (unsigned)app->expected.seq, (int)len, text);
 }
 
 static const char *verdict_name(uint8_t verdict)
@@ -215,22 +256,19 @@ static void on_frame(const eol_frame_t *frame, void *context)
         fprintf(stderr, "example_firmware: HELLO v%u-%u software=%s device=%s model=%s\n",
                 (unsigned)hello.min_version, (unsigned)hello.max_version, hello.software,
                 hello.device_id, hello.model_name);
+        /* A recognizer (re)connected: introduce ourselves (it never answers HELLO with
+         * HELLO, so this cannot loop). */
+        send_hello(app);
         break;
     case EOL_ACK:
         (void)eol_decode_ack(frame, &ack);
-        if (app->pending && ack.seq == app->pending_seq) {
-            app->pending = false;
-            fprintf(stderr, "example_firmware: SET_EXPECTED seq=%u acknowledged\n",
-                    (unsigned)ack.seq);
-        }
+        settle_pending(&app->hello, ack.seq, "acknowledged");
+        settle_pending(&app->expected, ack.seq, "acknowledged");
         break;
     case EOL_NACK:
         (void)eol_decode_nack(frame, &nack);
-        if (app->pending && nack.seq == app->pending_seq) {
-            app->pending = false;
-            fprintf(stderr, "example_firmware: SET_EXPECTED refused (reason %u)\n",
-                    (unsigned)nack.reason);
-        }
+        settle_pending(&app->hello, nack.seq, "refused");
+        settle_pending(&app->expected, nack.seq, "refused");
         break;
     case EOL_HEARTBEAT:
         break;
@@ -338,6 +376,8 @@ int main(int argc, char **argv)
     struct sigaction action;
 
     memset(&app, 0, sizeof app);
+    app.hello.name = "HELLO";
+    app.expected.name = "SET_EXPECTED";
     strcpy(app.device_id, "example");
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--baud") == 0 && i + 1 < argc) {
@@ -413,21 +453,14 @@ int main(int argc, char **argv)
             stdin_open = read_stdin(&app, line, &line_len, sizeof line);
         }
         now = now_ms();
-        if (app.pending && now >= app.pending_due_ms) {
-            if (app.pending_tries >= RESEND_TRIES) {
-                app.pending = false;
-                fprintf(stderr, "example_firmware: SET_EXPECTED never acknowledged\n");
-            } else {
-                send_wire(&app, app.pending_wire, app.pending_len);
-                app.pending_tries++;
-                app.pending_due_ms = now + RESEND_MS;
-            }
-        }
+        resend_pending(&app, &app.hello, now);
+        resend_pending(&app, &app.expected, now);
         if (now >= next_heartbeat) {
             uint8_t wire[EOL_TX_BUFFER_SIZE];
             send_wire(&app, wire,
                       eol_encode_heartbeat(wire, sizeof wire, next_seq(&app),
-                                           (uint32_t)(now - started), app.pending ? 1u : 0u));
+                                           (uint32_t)(now - started),
+                                           (uint16_t)(app.hello.active + app.expected.active)));
             next_heartbeat = now + HEARTBEAT_MS;
         }
     }

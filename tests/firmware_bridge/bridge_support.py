@@ -135,6 +135,7 @@ class FakeFirmware:
         self.port: int = self._server.getsockname()[1]
         self._conn: socket.socket | None = None
         self._seq = 0
+        self._send_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
@@ -165,9 +166,10 @@ class FakeFirmware:
             self._conn = None
 
     def _send(self, conn: socket.socket, message: Ack | Nack | SetExpected) -> int:
-        self._seq = (self._seq + 1) & 0xFFFF
-        conn.sendall(encode_message(message, self._seq))
-        return self._seq
+        with self._send_lock:
+            self._seq = (self._seq + 1) & 0xFFFF
+            conn.sendall(encode_message(message, self._seq))
+            return self._seq
 
     def _handle(self, conn: socket.socket, seq: int, message: object) -> None:
         if isinstance(message, Read):
@@ -187,11 +189,12 @@ class FakeFirmware:
         """Send SET_EXPECTED `copies` times with one sequence number (a retransmission)."""
         conn = self._conn
         assert conn is not None, "no recognizer connected"
-        self._seq = (self._seq + 1) & 0xFFFF
-        wire = encode_message(SetExpected(text), self._seq)
-        for _ in range(copies):
-            conn.sendall(wire)
-        return self._seq
+        with self._send_lock:
+            self._seq = (self._seq + 1) & 0xFFFF
+            wire = encode_message(SetExpected(text), self._seq)
+            for _ in range(copies):
+                conn.sendall(wire)
+            return self._seq
 
     @property
     def connected(self) -> bool:
@@ -248,6 +251,41 @@ class NoisyRelay:
                     continue
                 self.relayed += len(data)
                 os.write(fd_b if fd == fd_a else fd_a, self._disturb(data))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+
+
+class PtyFirmware:
+    """Python firmware on a pty master: ACKs READs, de-duplicates into `received`."""
+
+    def __init__(self, master_fd: int, received: Received) -> None:
+        self.received = received
+        self._fd = master_fd
+        self._parser = FrameParser()
+        self._seq = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            ready, _, _ = select.select([self._fd], [], [], 0.02)
+            if not ready:
+                continue
+            try:
+                data = os.read(self._fd, 4096)
+            except OSError:  # no slave open right now
+                time.sleep(0.01)
+                continue
+            for frame in self._parser.feed(data):
+                message = decode_message(frame)
+                if isinstance(message, (Read, Hello)):
+                    if isinstance(message, Read):
+                        self.received.add(message)
+                    self._seq = (self._seq + 1) & 0xFFFF
+                    os.write(self._fd, encode_message(Ack(frame.seq), self._seq))
 
     def stop(self) -> None:
         self._stop.set()
