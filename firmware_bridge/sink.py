@@ -274,7 +274,11 @@ class SerialSink:
         self._last_expected: tuple[int, str] | None = None
         self.firmware_hello: Hello | None = None
         self._link: Link | None = self.spec.open(self.options.poll_s)
-        self._on_connected()
+        try:
+            self._on_connected()
+        except LinkError:
+            self._close_link()
+            raise
         self._worker = threading.Thread(target=self._run, name="firmware-sink", daemon=True)
         self._worker.start()
 
@@ -341,8 +345,7 @@ class SerialSink:
                 if isinstance(p.message, Read) and not p.from_spool
             ]
             self._spool_reads(fresh)
-            if self._spool is not None:
-                self._commit_spool(final=True)
+        self._commit_spool(final=True)
         self._close_link()
 
     def stats(self) -> SinkStats:
@@ -605,12 +608,20 @@ class SerialSink:
             log.info("re-sending %d spooled reads", len(batch))
 
     def _commit_spool(self, final: bool = False) -> None:
-        """Drop resolved reads from the spool file once the whole batch is resolved."""
-        if self._spool is None or self._spool_taken == 0:
-            return
-        if final or self._spool_resolved >= self._spool_taken:
-            self._spool.commit(self._spool_resolved)
-            self._spool_taken = self._spool_resolved = 0
+        """Drop resolved reads from the spool file once the whole batch is resolved.
+
+        Under the lock: `send` may be appending to the same file from another thread.
+        """
+        with self._lock:
+            if self._spool is None or self._spool_taken == 0:
+                return
+            if final or self._spool_resolved >= self._spool_taken:
+                try:
+                    self._spool.commit(self._spool_resolved)
+                except OSError as error:
+                    # The reads stay in the file: a later run re-sends them (duplicates).
+                    log.error("cannot rewrite spool %s: %s", self._spool.path, error)
+                self._spool_taken = self._spool_resolved = 0
 
     def _write_rejected(self, read: Read) -> None:
         if self._spool is None:
