@@ -60,7 +60,7 @@ class CHarness:
         assert self._process.stdin is not None and self._process.stdout is not None
         self._process.stdin.write(data.hex() + "\n")
         self._process.stdin.flush()
-        frames = []
+        frames: list[tuple[str, str]] = []
         while True:
             line = self._process.stdout.readline()
             assert line, f"C decoder died (exit {self._process.poll()}) on {data.hex()}"

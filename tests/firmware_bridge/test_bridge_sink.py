@@ -347,3 +347,27 @@ def test_reconnection_backoff_is_exponential_and_capped() -> None:
     assert gaps[0] < 0.05
     assert gaps[2] >= 0.04 * 0.9 and gaps[3] >= 0.08 * 0.9
     assert all(gap < 0.3 for gap in gaps)
+
+
+def test_damaged_spool_lines_are_skipped_and_reported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A spool cut short by a power failure still delivers every complete line."""
+    spool = tmp_path / "spool.jsonl"
+    good = {"item_id": 1, "timestamp_ms": 5, "text": "LOT1", "line_confidences": [9000],
+            "confidence": 9000, "verdict": 1, "grade": "A"}
+    spool.write_text(json.dumps(good) + "\n" + '{"item_id": 2, "timest\n'
+                     + json.dumps({**good, "item_id": 3, "verdict": 9}) + "\n"
+                     + json.dumps({**good, "item_id": 4}) + "\n")
+    firmware = FakeFirmware()
+    with caplog.at_level(logging.ERROR, logger="firmware_bridge"):
+        sink = SerialSink(f"tcp:127.0.0.1:{firmware.port}", spool_path=spool, options=FAST)
+        try:
+            wait_for(lambda: firmware.received.count() == 2, 5, "the two valid spooled reads")
+        finally:
+            sink.close()
+            firmware.stop()
+    assert firmware.received.items == [1, 4]
+    assert firmware.received.reads[1] == Read(1, 5, "LOT1", (9000,), 9000, Verdict.PASS, "A")
+    assert "line 2 is damaged" in caplog.text and "line 3 is damaged" in caplog.text
+    assert spooled_items(spool) == []
