@@ -25,7 +25,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -202,6 +202,29 @@ class SinkOptions:
         for name, value in non_negative.items():
             if not value >= 0:
                 raise ValueError(f"sink option {name} must be >= 0, got {value!r}")
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], where: str = "sink options") -> SinkOptions:
+        """Options from a config table (e.g. `[sink]` in config.toml); errors name the key
+        and `where` (the file), so a typo is reported instead of silently ignored."""
+        defaults = cls()
+        known = sorted(field.name for field in fields(cls))
+        for key, value in values.items():
+            if key not in known:
+                raise ValueError(f"{where}: unknown key {key!r} (known: {', '.join(known)})")
+            default = getattr(defaults, key)
+            if isinstance(default, str):
+                ok, kind = isinstance(value, str), "a string"
+            elif isinstance(default, float):
+                ok, kind = isinstance(value, int | float), "a number"
+            else:
+                ok, kind = isinstance(value, int), "an integer"
+            if not ok or isinstance(value, bool):
+                raise ValueError(f"{where}: {key} must be {kind}, got {value!r}")
+        try:
+            return cls(**values)
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from error
 
 
 @dataclass

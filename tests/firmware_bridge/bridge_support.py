@@ -22,12 +22,14 @@ from hypothesis import strategies as st
 import firmware_bridge
 from firmware_bridge import (
     Ack,
+    Frame,
     FrameParser,
     Heartbeat,
     Hello,
     Message,
     Nack,
     NackReason,
+    ProtocolError,
     Read,
     SetExpected,
     Verdict,
@@ -36,6 +38,15 @@ from firmware_bridge import (
 )
 
 C_DIR = Path(firmware_bridge.__file__).parent / "c"
+
+
+def decode_kind(frame: Frame) -> str:
+    """"ok", or the ProtocolError kind that decoding the frame's payload raised."""
+    try:
+        decode_message(frame)
+    except ProtocolError as error:
+        return error.kind
+    return "ok"
 
 
 def require_gcc() -> None:

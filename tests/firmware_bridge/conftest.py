@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+
+# The repo runs pytest with --import-mode=importlib, which puts no test directory on
+# sys.path; the shared helpers in bridge_support.py need this one.
+sys.path.insert(0, str(Path(__file__).parent))
+
 from bridge_support import C_DIR, require_gcc
 
 

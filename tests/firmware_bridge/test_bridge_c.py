@@ -7,10 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bridge_support import C_DIR, messages, require_gcc, seqs
+from bridge_support import C_DIR, decode_kind, messages, require_gcc, seqs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_bridge_codec import decode_kind
 
 from firmware_bridge import (
     Ack,

@@ -9,14 +9,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bridge_support import messages, seqs
+from bridge_support import decode_kind, messages, seqs
 
 from firmware_bridge import (
     Ack,
-    Frame,
     FrameParser,
     Message,
-    ProtocolError,
     Read,
     SetExpected,
     decode_message,
@@ -61,15 +59,6 @@ def expected_frames(stream: bytes) -> list[bytes]:
         if reference_crc(raw[:-2]) == int.from_bytes(raw[-2:], "little"):
             frames.append(raw)
     return frames
-
-
-def decode_kind(frame: Frame) -> str:
-    """"ok", or the ProtocolError kind decoding the frame's payload raised."""
-    try:
-        decode_message(frame)
-    except ProtocolError as error:
-        return error.kind
-    return "ok"
 
 
 def test_crc_check_value() -> None:

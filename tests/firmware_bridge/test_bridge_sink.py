@@ -152,6 +152,21 @@ def test_bad_option_names_the_key() -> None:
         SinkOptions(ack_timeout_s=0)
 
 
+def test_options_from_a_config_table() -> None:
+    options = SinkOptions.from_mapping({"ack_timeout_s": 1, "max_retries": 3,
+                                        "device_id": "line-4"})
+    assert (options.ack_timeout_s, options.max_retries, options.device_id) == (1, 3, "line-4")
+    where = "/etc/edge-ocr/config.toml [sink]"
+    with pytest.raises(ValueError, match=r"config.toml \[sink\]: unknown key 'ack_timeout'"):
+        SinkOptions.from_mapping({"ack_timeout": 1}, where)
+    with pytest.raises(ValueError, match=r"max_retries must be an integer, got 2\.5"):
+        SinkOptions.from_mapping({"max_retries": 2.5}, where)
+    with pytest.raises(ValueError, match="queue_size must be an integer, got True"):
+        SinkOptions.from_mapping({"queue_size": True}, where)
+    with pytest.raises(ValueError, match=r"\[sink\]: sink option poll_s must be > 0"):
+        SinkOptions.from_mapping({"poll_s": 0}, where)
+
+
 # ---------------------------------------------------------------------- delivery
 def test_reads_are_delivered_in_order_and_expected_codes_arrive() -> None:
     firmware = FakeFirmware()
