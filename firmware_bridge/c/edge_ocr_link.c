@@ -8,8 +8,8 @@
 
 #include <string.h>
 
-#if EOL_MAX_PAYLOAD > 65535u
-#error "EOL_MAX_PAYLOAD must fit the u16 length field"
+#if EOL_MAX_PAYLOAD > 65527u
+#error "EOL_MAX_PAYLOAD must keep EOL_MAX_FRAME within the decoder's u16 length"
 #endif
 #if EOL_DEDUP_DEPTH < 1u || EOL_DEDUP_DEPTH > 65535u
 #error "EOL_DEDUP_DEPTH must be in 1..65535"
