@@ -29,7 +29,7 @@ from edge_ocr.render import (
     render_seven_segment,
 )
 from training import texts
-from training.fonts import FontKind, FontSpec
+from training.fonts import FontKind, FontSpec, all_fonts, split_fonts
 
 Gray = npt.NDArray[np.uint8]
 FloatImage = npt.NDArray[np.float32]
@@ -318,3 +318,13 @@ class Mixture:
     def sample(self, rng: np.random.Generator) -> Sample:
         p = np.asarray(self.weights, dtype=np.float64)
         return self.sources[int(rng.choice(len(self.sources), p=p / p.sum()))].sample(rng)
+
+
+def synthetic_sources(kind: str, held_out: bool, font_dirs: tuple[Path, ...] = ()) -> Any:
+    """The synthetic generator for a model kind; ``held_out`` gives the test fonts instead."""
+    train_fonts, test_fonts = split_fonts(all_fonts(font_dirs))
+    fonts = test_fonts if held_out else train_fonts
+    if kind == "captcha":
+        line_captchas = LineSynthesizer(fonts, captcha_fraction=1.0)
+        return Mixture([CaptchaSynthesizer(((160, 60), (200, 70), (120, 50))), line_captchas], [0.8, 0.2])
+    return LineSynthesizer(fonts)

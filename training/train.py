@@ -46,6 +46,7 @@ class TrainConfig:
     channels: tuple[int, int, int] = (64, 96, 128)
     stem_channels: int = 24
     temporal_blocks: int = 3
+    bn_momentum: float = 0.99
     max_steps_per_epoch: int = 0
     """0: one pass over the training set per epoch."""
     name: str = "lines"
@@ -57,7 +58,8 @@ class TrainConfig:
 
     def model_config(self) -> LineModelConfig:
         return LineModelConfig(self.height, self.width, num_classes(self.charset), self.stem_channels,
-                               self.channels, self.temporal_blocks)
+                               self.channels, self.temporal_blocks,
+                               bn_momentum=self.bn_momentum)
 
 
 @keras.saving.register_keras_serializable(package="edge_ocr")
@@ -220,15 +222,3 @@ def train_line_model(config: TrainConfig, train_set: LineSet, validation: LineSe
         full_model.save(run_dir / "model.keras")
     return state
 
-
-def synthetic_sources(kind: str, held_out: bool, font_dirs: tuple[Path, ...] = ()) -> Any:
-    """The synthetic generator for a model kind; ``held_out`` gives the test fonts instead."""
-    from training.fonts import all_fonts, split_fonts
-    from training.synth import CaptchaSynthesizer, LineSynthesizer, Mixture
-
-    train_fonts, test_fonts = split_fonts(all_fonts(font_dirs))
-    fonts = test_fonts if held_out else train_fonts
-    if kind == "captcha":
-        line_captchas = LineSynthesizer(fonts, captcha_fraction=1.0)
-        return Mixture([CaptchaSynthesizer(((160, 60), (200, 70), (120, 50))), line_captchas], [0.8, 0.2])
-    return LineSynthesizer(fonts)

@@ -1,0 +1,139 @@
+"""A whole line-model run: data → training → float and int8 evaluation → export → report.
+
+``python -m training train --kind line`` and the bundled-model recipe both call ``run_line``,
+so the shipped models are reproducible with the same code that users train with.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge_ocr.preprocess import LineShape
+from training.data import LineSet, generate_line_set, load_line_folder, load_line_set, save_line_set
+from training.report import plot_learning_curve, worst_errors_sheet, write_json
+from training.train import TrainConfig, predict_texts, train_line_model
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class LineRunOptions:
+    """What to train on and how much: see ``python -m training train --help``."""
+
+    config: TrainConfig
+    kind: str = "lines"
+    """Synthetic generator: ``lines`` (printed codes) or ``captcha``."""
+    data: str = "synthetic"
+    """``synthetic`` or a labelled folder."""
+    synthetic_samples: int = 240_000
+    """Synthetic training lines (added to real data when ``data`` is a folder)."""
+    validation_samples: int = 2_000
+    test_samples: int = 2_000
+    test_data: str | None = None
+    calibration_samples: int = 500
+    workers: int = 2
+    resume: bool = True
+    seed_offset: int = 1000
+
+
+def _synthetic(kind: str, held_out: bool, count: int, seed: int, shape: LineShape, workers: int) -> LineSet:
+    from training.synth import synthetic_sources
+
+    return generate_line_set(synthetic_sources(kind, held_out).sample, count, seed, shape, workers=workers,
+                             chunk=5000 if count > 20_000 else 1000)
+
+
+def build_training_set(options: LineRunOptions, run_dir: Path, log: Log) -> LineSet:
+    """Real data (if any) plus synthetic lines; the synthetic part is cached in the run folder."""
+    shape = options.config.shape
+    parts: list[LineSet] = []
+    if options.data != "synthetic":
+        real = load_line_folder(Path(options.data), options.config.charset, shape)
+        for problem in real.problems:
+            log(f"skipped {problem}")
+        log(f"{len(real)} labelled lines from {options.data}")
+        parts.append(real)
+    if options.synthetic_samples > 0:
+        cache = run_dir / "train_set.npz"
+        if cache.is_file():
+            synthetic = load_line_set(cache)
+        else:
+            started = time.monotonic()
+            synthetic = _synthetic(options.kind, False, options.synthetic_samples, options.seed_offset, shape,
+                                   options.workers)
+            save_line_set(synthetic, cache)
+            log(f"generated {len(synthetic)} synthetic lines in {time.monotonic() - started:.0f} s")
+        parts.append(synthetic)
+    if not parts:
+        raise ValueError("nothing to train on: give --data DIR or synthetic samples")
+    return LineSet.concatenate(parts)
+
+
+def int8_reads(tflite: Path, line_set: LineSet) -> tuple[list[str], list[float]]:
+    """Reads of the exported model through the device runtime (the path users run)."""
+    from edge_ocr.model import load_model
+    from edge_ocr.recognize import LineRecognizer
+
+    recognizer = LineRecognizer(load_model(str(tflite), accel="cpu"), reject_threshold=0.0)
+    reads: list[str] = []
+    confidences: list[float] = []
+    for start in range(0, len(line_set), 256):
+        for line in recognizer.read_binned(line_set.images[start : start + 256]):
+            reads.append(line.text)
+            confidences.append(line.confidence)
+    return reads, confidences
+
+
+def run_line(options: LineRunOptions, log: Log = print, verbose: bool = True) -> dict[str, Any]:
+    """Train (resuming when a checkpoint exists), evaluate float and int8, export, report."""
+    import keras
+
+    from quantize.int8 import export_int8
+    from training.metrics import score_lines
+
+    config = options.config
+    run_dir = Path(config.out)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    shape = config.shape
+    train_set = build_training_set(options, run_dir, log)
+    validation = _synthetic(options.kind, False, options.validation_samples, options.seed_offset + 1000, shape, 1)
+    summary = {"kind": options.kind, "data": options.data, "train_lines": len(train_set),
+               "synthetic_lines": options.synthetic_samples, "fonts": "training fonts (held-out fonts excluded)"}
+    config = replace(config, data_summary=summary)
+    state = train_line_model(config, train_set, validation, resume=options.resume, log=log, verbose=verbose)
+    model = keras.models.load_model(run_dir / "model.keras", compile=False)
+
+    test_sets = {"held_out_fonts": _synthetic(options.kind, True, options.test_samples,
+                                              options.seed_offset + 2000, shape, 1),
+                 "validation": validation}
+    if options.test_data:
+        test_sets["real_test"] = load_line_folder(Path(options.test_data), config.charset, shape)
+
+    calibration_rows = np.random.default_rng(config.seed).choice(len(train_set), options.calibration_samples,
+                                                                 replace=False)
+    tflite = run_dir / "model.tflite"
+    export_int8(model, train_set.images[calibration_rows], tflite, config.name, "line", config.charset,
+                training={**summary, "best_epoch": state["best_epoch"],
+                          "best_val_exact": state["best_val_exact"]})
+    report: dict[str, Any] = {"name": config.name, "config": {k: v for k, v in vars(config).items()},
+                              "history": state["history"], "tflite_bytes": tflite.stat().st_size, "sets": {}}
+    for name, line_set in test_sets.items():
+        float_reads = predict_texts(model, line_set.images, config.charset)
+        reads, confidences = int8_reads(tflite, line_set)
+        float_score = score_lines(line_set.texts, float_reads, line_set.kinds)
+        int8_score = score_lines(line_set.texts, reads, line_set.kinds)
+        agree = float(np.mean([a == b for a, b in zip(float_reads, reads, strict=True)]))
+        report["sets"][name] = {"float": float_score, "int8": int8_score, "float_int8_agreement": round(agree, 5)}
+        log(f"{name}: float exact {float_score['exact_accuracy']:.4f}  int8 exact {int8_score['exact_accuracy']:.4f}"
+            f"  int8 CER {int8_score['cer']:.4f}  agreement {agree:.4f}")
+        if name == "held_out_fonts":
+            worst_errors_sheet(line_set.images, line_set.texts, reads, confidences, run_dir / "worst_errors.png")
+    plot_learning_curve(state["history"], run_dir / "learning_curve.png")
+    write_json(report, run_dir / "report.json")
+    return report
