@@ -21,12 +21,9 @@ $(VENV)/.dev: $(VENV)/.base
 setup: $(VENV)/.base
 setup-dev: $(VENV)/.dev
 
-## demo: read the bundled sample code crops and captchas with the bundled int8 models
+## demo: the bundled int8 models on the bundled samples, then the built-in conveyor stream
 demo: $(VENV)/.base
-	@echo "== printed code lines (bundled 'lines' model) =="
-	$(VENV)/bin/edge-ocr read --accel cpu samples/codes
-	@echo "== captchas (bundled 'captcha' model) =="
-	$(VENV)/bin/edge-ocr read --accel cpu --model captcha samples/captcha
+	$(VENV)/bin/edge-ocr demo
 
 ## lint: ruff and mypy
 lint: $(VENV)/.dev

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import typer
 
+from edge_ocr.commands import demo as demo_command
 from edge_ocr.commands import read as read_command
 
 app = typer.Typer(
@@ -17,6 +18,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command(name="read")(read_command.read)
+app.command(name="demo")(demo_command.demo)
 
 
 @app.callback()

@@ -324,6 +324,8 @@ def synthetic_sources(kind: str, held_out: bool, font_dirs: tuple[Path, ...] = (
     """The synthetic generator for a model kind; ``held_out`` gives the test fonts instead."""
     train_fonts, test_fonts = split_fonts(all_fonts(font_dirs))
     fonts = test_fonts if held_out else train_fonts
+    if kind == "imagecaptcha":
+        return CaptchaSynthesizer()
     if kind == "captcha":
         line_captchas = LineSynthesizer(fonts, captcha_fraction=1.0)
         return Mixture([CaptchaSynthesizer(((160, 60), (200, 70), (120, 50))), line_captchas], [0.8, 0.2])

@@ -26,3 +26,17 @@ def fail(message: str, code: int = 2) -> NoReturn:
 def setup_logging(verbose: bool = False) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
                         format="edge-ocr: %(levelname)s: %(message)s")
+
+
+def run_demo_stream(accel: str) -> None:
+    """The main job on the built-in synthetic conveyor stream, when the video pipeline is present."""
+    try:
+        from edge_ocr.commands import run as run_command
+    except ImportError:
+        typer.echo("(the video pipeline is not installed in this build; skipping the stream demo)")
+        return
+    demo_stream = getattr(run_command, "demo_stream", None)
+    if demo_stream is None:
+        typer.echo("(the video pipeline has no demo stream yet; skipping it)")
+        return
+    demo_stream(accel)
