@@ -112,6 +112,13 @@ def run_line(options: LineRunOptions, log: Log = print, verbose: bool = True) ->
     test_sets = {"held_out_fonts": _synthetic(options.kind, True, options.test_samples,
                                               options.seed_offset + 2000, shape, 1),
                  "validation": validation}
+    if options.kind == "captcha":
+        from training.synth import CaptchaSynthesizer
+
+        # The yardstick: fresh ImageCaptcha images at the default 160x60 size.
+        for name, (low, high) in {"imagecaptcha_4": (4, 4), "imagecaptcha_5_6": (5, 6)}.items():
+            test_sets[name] = generate_line_set(CaptchaSynthesizer(min_length=low, max_length=high).sample,
+                                                1000, options.seed_offset + 3000 + low, shape)
     if options.test_data:
         test_sets["real_test"] = load_line_folder(Path(options.test_data), config.charset, shape)
 
