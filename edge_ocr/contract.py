@@ -88,7 +88,9 @@ def load_contract(path: Path) -> ModelContract:
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ModelError(f"{path}: not a JSON model contract ({error})") from None
     if not isinstance(data, dict) or data.get("format") != CONTRACT_FORMAT:
-        raise ModelError(f"{path}: not an edge-ocr model contract (format must be {CONTRACT_FORMAT!r})")
+        raise ModelError(
+            f"{path}: not an edge-ocr model contract (format must be {CONTRACT_FORMAT!r})"
+        )
     try:
         contract = ModelContract(
             name=str(data["name"]),
@@ -96,8 +98,12 @@ def load_contract(path: Path) -> ModelContract:
             charset=str(data["charset"]),
             input_height=int(data["input_height"]),
             input_width=int(data["input_width"]),
-            input_quantization=_quantization(data["input_quantization"], f"{path}: input_quantization"),
-            output_quantization=_quantization(data["output_quantization"], f"{path}: output_quantization"),
+            input_quantization=_quantization(
+                data["input_quantization"], f"{path}: input_quantization"
+            ),
+            output_quantization=_quantization(
+                data["output_quantization"], f"{path}: output_quantization"
+            ),
             tflite_sha256=str(data["tflite_sha256"]),
             blank_index=int(data.get("blank_index", BLANK_INDEX)),
             colour=str(data.get("colour", "grey")),

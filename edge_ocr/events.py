@@ -47,7 +47,9 @@ class ItemEvent:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["text"] = self.text
-        data["lines"] = [{"text": line.text, "confidence": round(line.confidence, 4)} for line in self.lines]
+        data["lines"] = [
+            {"text": line.text, "confidence": round(line.confidence, 4)} for line in self.lines
+        ]
         data["confidence"] = round(self.confidence, 4)
         data["bbox"] = list(self.bbox)
         return data

@@ -25,7 +25,11 @@ from edge_ocr.contract import ModelError
 log = logging.getLogger("edge_ocr")
 
 GPU_DELEGATE_LIBRARIES = ("libtensorflowlite_gpu_delegate.so", "libLiteRtGpuAccelerator.so")
-INTERPRETER_MODULES = ("ai_edge_litert.interpreter", "tflite_runtime.interpreter", "tensorflow.lite")
+INTERPRETER_MODULES = (
+    "ai_edge_litert.interpreter",
+    "tflite_runtime.interpreter",
+    "tensorflow.lite",
+)
 
 
 class AccelerationWarning(UserWarning):
@@ -52,11 +56,19 @@ def find_backend() -> Backend:
             errors.append(f"{name}: {error}")
             continue
         if name == "tensorflow.lite":
-            return Backend(name, module.Interpreter, module.experimental.load_delegate,
-                           getattr(module.experimental, "OpResolverType", None))
-        return Backend(name, module.Interpreter, module.load_delegate, getattr(module, "OpResolverType", None))
-    raise ModelError("no TFLite interpreter installed: pip install ai-edge-litert "
-                     f"(or tflite-runtime on old devices); tried {'; '.join(errors)}")
+            return Backend(
+                name,
+                module.Interpreter,
+                module.experimental.load_delegate,
+                getattr(module.experimental, "OpResolverType", None),
+            )
+        return Backend(
+            name, module.Interpreter, module.load_delegate, getattr(module, "OpResolverType", None)
+        )
+    raise ModelError(
+        "no TFLite interpreter installed: pip install ai-edge-litert "
+        f"(or tflite-runtime on old devices); tried {'; '.join(errors)}"
+    )
 
 
 @dataclass
@@ -81,11 +93,15 @@ def _try_delegates(backend: Backend, libraries: tuple[str, ...]) -> tuple[Any | 
         try:
             return backend.load_delegate(library), library
         except (ValueError, RuntimeError, OSError) as error:
-            reasons.append(f"{library}: {str(error).splitlines()[0] if str(error) else type(error).__name__}")
+            reasons.append(
+                f"{library}: {str(error).splitlines()[0] if str(error) else type(error).__name__}"
+            )
     return None, "; ".join(reasons)
 
 
-def open_interpreter(model: Path | bytes, accel: str = "auto", threads: int = 1) -> OpenedInterpreter:
+def open_interpreter(
+    model: Path | bytes, accel: str = "auto", threads: int = 1
+) -> OpenedInterpreter:
     """Open ``model`` (a path or the flatbuffer bytes) with the requested acceleration."""
     backend = find_backend()
     kwargs: dict[str, Any] = {"num_threads": max(1, threads)}
@@ -97,7 +113,9 @@ def open_interpreter(model: Path | bytes, accel: str = "auto", threads: int = 1)
     if accel == "none":
         if backend.op_resolver_type is None:
             raise ModelError(f"{backend.module_name} cannot disable XNNPACK")
-        kwargs["experimental_op_resolver_type"] = backend.op_resolver_type.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        kwargs["experimental_op_resolver_type"] = (
+            backend.op_resolver_type.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        )
         accelerator = "cpu-reference"
     elif accel in ("auto", "gpu"):
         delegate, detail = _try_delegates(backend, GPU_DELEGATE_LIBRARIES)
@@ -109,10 +127,16 @@ def open_interpreter(model: Path | bytes, accel: str = "auto", threads: int = 1)
     elif accel != "cpu":
         path = Path(accel)
         if not path.is_file():
-            raise ModelError(f"--accel: not 'auto', 'cpu', 'gpu', 'none' or an existing delegate file: {accel}")
+            raise ModelError(
+                f"--accel: not 'auto', 'cpu', 'gpu', 'none' or an existing delegate file: {accel}"
+            )
         delegate, detail = _try_delegates(backend, (str(path),))
         if delegate is None:
-            log.warning("delegate %s could not be opened (%s), using the CPU (XNNPACK) instead", path, detail)
+            log.warning(
+                "delegate %s could not be opened (%s), using the CPU (XNNPACK) instead",
+                path,
+                detail,
+            )
         else:
             kwargs["experimental_delegates"] = [delegate]
             accelerator = f"delegate ({path.name})"

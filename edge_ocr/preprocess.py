@@ -39,10 +39,10 @@ def to_gray(image: LineCrop) -> LineCrop:
         return image
     if image.ndim == 3 and image.shape[2] == 1:
         return image[:, :, 0]
-    if image.ndim == 3 and image.shape[2] == 3:
-        return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    if image.ndim == 3 and image.shape[2] == 4:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY)
+    if image.ndim == 3 and image.shape[2] in (3, 4):
+        code = cv2.COLOR_BGR2GRAY if image.shape[2] == 3 else cv2.COLOR_BGRA2GRAY
+        gray: LineCrop = cv2.cvtColor(image, code)
+        return gray
     raise ValueError(f"expected an HxW or HxWxC image, got shape {image.shape}")
 
 
@@ -60,7 +60,8 @@ def stretch_contrast(gray: LineCrop) -> LineCrop:
     stretched = np.clip((values - low) * (255.0 / (high - low)), 0.0, 255.0)
     if median > (low + high) / 2.0:
         stretched = 255.0 - stretched
-    return np.rint(stretched).astype(np.uint8)
+    result: LineCrop = np.rint(stretched).astype(np.uint8)
+    return result
 
 
 def bin_line(crop: LineCrop, shape: LineShape = LineShape()) -> BinnedLine:

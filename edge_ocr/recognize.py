@@ -46,14 +46,18 @@ def input_lookup(model: LoadedModel) -> npt.NDArray[np.generic]:
         return pixels.astype(np.float32)
     scale, zero_point = model.runner.input_quantization
     info = np.iinfo(model.runner.input_dtype)
-    return np.clip(np.rint(pixels / scale + zero_point), info.min, info.max).astype(model.runner.input_dtype)
+    table: npt.NDArray[np.generic] = np.clip(
+        np.rint(pixels / scale + zero_point), info.min, info.max
+    ).astype(model.runner.input_dtype)
+    return table
 
 
 def dequantize_output(model: LoadedModel, raw: npt.NDArray[np.generic]) -> FloatArray:
     if model.runner.output_dtype == np.float32:
         return raw.astype(np.float32)
     scale, zero_point = model.runner.output_quantization
-    return ((raw.astype(np.float32) - zero_point) * scale).astype(np.float32)
+    probabilities: FloatArray = ((raw.astype(np.float32) - zero_point) * scale).astype(np.float32)
+    return probabilities
 
 
 class LineRecognizer:
@@ -61,10 +65,14 @@ class LineRecognizer:
 
     def __init__(self, model: LoadedModel, reject_threshold: float | None = None) -> None:
         if model.contract.kind != "line":
-            raise ModelError(f"{model.path}: a {model.contract.kind} model cannot read whole lines this way")
+            raise ModelError(
+                f"{model.path}: a {model.contract.kind} model cannot read whole lines this way"
+            )
         self.model = model
         self.shape = LineShape(model.contract.input_height, model.contract.input_width)
-        self.reject_threshold = model.contract.reject_threshold if reject_threshold is None else reject_threshold
+        self.reject_threshold = (
+            model.contract.reject_threshold if reject_threshold is None else reject_threshold
+        )
         self._lookup = input_lookup(model)
 
     def bin(self, crop: LineCrop) -> BinnedLine:

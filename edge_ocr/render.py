@@ -64,13 +64,26 @@ _DOT_MATRIX_5X7: dict[str, tuple[str, ...]] = {
 
 # Segments a..g as (x0, y0, x1, y1) in a unit cell 1 wide and 2 high.
 _SEGMENTS = {
-    "a": (0.0, 0.0, 1.0, 0.0), "b": (1.0, 0.0, 1.0, 1.0), "c": (1.0, 1.0, 1.0, 2.0),
-    "d": (0.0, 2.0, 1.0, 2.0), "e": (0.0, 1.0, 0.0, 2.0), "f": (0.0, 0.0, 0.0, 1.0),
+    "a": (0.0, 0.0, 1.0, 0.0),
+    "b": (1.0, 0.0, 1.0, 1.0),
+    "c": (1.0, 1.0, 1.0, 2.0),
+    "d": (0.0, 2.0, 1.0, 2.0),
+    "e": (0.0, 1.0, 0.0, 2.0),
+    "f": (0.0, 0.0, 0.0, 1.0),
     "g": (0.0, 1.0, 1.0, 1.0),
 }
 _SEVEN_SEGMENT_DIGITS = {
-    "0": "abcdef", "1": "bc", "2": "abdeg", "3": "abcdg", "4": "bcfg", "5": "acdfg",
-    "6": "acdefg", "7": "abc", "8": "abcdefg", "9": "abcdfg", "-": "g",
+    "0": "abcdef",
+    "1": "bc",
+    "2": "abdeg",
+    "3": "abcdg",
+    "4": "bcfg",
+    "5": "acdfg",
+    "6": "acdefg",
+    "7": "abc",
+    "8": "abcdefg",
+    "9": "abcdfg",
+    "-": "g",
 }
 SEVEN_SEGMENT_CHARSET = "0123456789- :."
 """What a 7-segment printer can show unambiguously; letters would alias digits (S/5, O/0, B/8)."""
@@ -98,8 +111,12 @@ def _box_of(ink: npt.NDArray[np.float32], x0: int, x1: int) -> Box | None:
     cols = np.flatnonzero(region.any(axis=0))
     if rows.size == 0:
         return None
-    return (max(0, x0) + int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1),
-            int(rows[-1] - rows[0] + 1))
+    return (
+        max(0, x0) + int(cols[0]),
+        int(rows[0]),
+        int(cols[-1] - cols[0] + 1),
+        int(rows[-1] - rows[0] + 1),
+    )
 
 
 def _finish(ink: npt.NDArray[np.float32], spans: list[tuple[int, int]]) -> RenderedLine:
@@ -168,7 +185,9 @@ def render_seven_segment(text: str, char_height: int, rng: np.random.Generator) 
     x = float(margin)
     top = float(margin)
     for char, char_width in zip(text, widths, strict=True):
-        spans.append((int(x - thickness), int(np.ceil(x + char_width + thickness + char_height * slant))))
+        spans.append(
+            (int(x - thickness), int(np.ceil(x + char_width + thickness + char_height * slant)))
+        )
         if char in _SEVEN_SEGMENT_DIGITS:
             for name in _SEVEN_SEGMENT_DIGITS[char]:
                 sx0, sy0, sx1, sy1 = _SEGMENTS[name]
@@ -179,10 +198,18 @@ def render_seven_segment(text: str, char_height: int, rng: np.random.Generator) 
                 cv2.line(canvas, point(*a), point(*b), 255, thick_px, cv2.LINE_AA)
         elif char == ":":
             for y in (top + half * 0.55, top + half * 1.45):
-                cv2.circle(canvas, point(x + char_width / 2, y), thick_px // 2 + 1, 255, -1, cv2.LINE_AA)
+                cv2.circle(
+                    canvas, point(x + char_width / 2, y), thick_px // 2 + 1, 255, -1, cv2.LINE_AA
+                )
         elif char == ".":
-            cv2.circle(canvas, point(x + char_width / 2, top + char_height - thickness / 2),
-                       thick_px // 2 + 1, 255, -1, cv2.LINE_AA)
+            cv2.circle(
+                canvas,
+                point(x + char_width / 2, top + char_height - thickness / 2),
+                thick_px // 2 + 1,
+                255,
+                -1,
+                cv2.LINE_AA,
+            )
         x += char_width + spacing
     ink = cv2.resize(canvas, (width, height), interpolation=cv2.INTER_AREA).astype(np.float32)
     return _finish(ink / 255.0, spans)
@@ -195,7 +222,7 @@ def render_hershey(
     font = font_id | (cv2.FONT_ITALIC if italic else 0)
     base_height = cv2.getTextSize("H", font, 1.0, 1)[0][1]
     font_scale = char_height / max(1, base_height)
-    thickness = max(1, int(round(char_height * rng.uniform(0.04, 0.12))))
+    thickness = max(1, round(char_height * rng.uniform(0.04, 0.12)))
     tracking = char_height * rng.uniform(-0.02, 0.25)
     margin = int(np.ceil(char_height * 0.5))
     advances = [cv2.getTextSize(c, font, font_scale, thickness)[0][0] for c in text]
@@ -207,7 +234,14 @@ def render_hershey(
     spans: list[tuple[int, int]] = []
     for char, advance in zip(text, advances, strict=True):
         if char != " ":
-            cv2.putText(canvas, char, (int(x), baseline), font, font_scale, 255, thickness, cv2.LINE_AA)
-        spans.append((int(x - thickness), int(np.ceil(x + advance + thickness + (char_height * 0.2 if italic else 0)))))
+            cv2.putText(
+                canvas, char, (int(x), baseline), font, font_scale, 255, thickness, cv2.LINE_AA
+            )
+        spans.append(
+            (
+                int(x - thickness),
+                int(np.ceil(x + advance + thickness + (char_height * 0.2 if italic else 0))),
+            )
+        )
         x += advance + tracking
     return _finish(canvas.astype(np.float32) / 255.0, spans)

@@ -37,7 +37,9 @@ def convert_int8(model: Any, calibration: npt.NDArray[np.uint8]) -> bytes:
     height, width = calibration.shape[1:]
     model_height, model_width = model.input_shape[1:3]
     if (height, width) != (model_height, model_width):
-        raise ValueError(f"calibration images are {height}x{width}, the model takes {model_height}x{model_width}")
+        raise ValueError(
+            f"calibration images are {height}x{width}, the model takes {model_height}x{model_width}"
+        )
 
     def representative() -> Iterator[list[npt.NDArray[np.float32]]]:
         for image in calibration:
@@ -46,8 +48,12 @@ def convert_int8(model: Any, calibration: npt.NDArray[np.uint8]) -> bytes:
     with tempfile.TemporaryDirectory() as saved_model:
         # A SavedModel with a batch-1 signature: variables become constants and no shape ops
         # are left for a dynamic batch; the device resizes the input for larger batches.
-        model.export(saved_model, format="tf_saved_model", verbose=False,
-                     input_signature=[tf.TensorSpec([1, height, width, 1], tf.float32, name="image")])
+        model.export(
+            saved_model,
+            format="tf_saved_model",
+            verbose=False,
+            input_signature=[tf.TensorSpec([1, height, width, 1], tf.float32, name="image")],
+        )
         converter = tf.lite.TFLiteConverter.from_saved_model(saved_model)
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = representative
@@ -65,23 +71,40 @@ def tensor_quantization(flatbuffer: bytes) -> tuple[TensorQuantization, TensorQu
     inp = interpreter.get_input_details()[0]
     out = interpreter.get_output_details()[0]
     return (
-        TensorQuantization(np.dtype(inp["dtype"]).name, float(inp["quantization"][0]), int(inp["quantization"][1])),
-        TensorQuantization(np.dtype(out["dtype"]).name, float(out["quantization"][0]), int(out["quantization"][1])),
+        TensorQuantization(
+            np.dtype(inp["dtype"]).name, float(inp["quantization"][0]), int(inp["quantization"][1])
+        ),
+        TensorQuantization(
+            np.dtype(out["dtype"]).name, float(out["quantization"][0]), int(out["quantization"][1])
+        ),
     )
 
 
-def export_int8(model: Any, calibration: npt.NDArray[np.uint8], out: Path, name: str, kind: ModelKind,
-                charset: str, training: dict[str, Any] | None = None,
-                reject_threshold: float = 0.0) -> ModelContract:
+def export_int8(
+    model: Any,
+    calibration: npt.NDArray[np.uint8],
+    out: Path,
+    name: str,
+    kind: ModelKind,
+    charset: str,
+    training: dict[str, Any] | None = None,
+    reject_threshold: float = 0.0,
+) -> ModelContract:
     """Write ``out`` (.tflite) and its contract ``out.with_suffix('.json')``."""
     flatbuffer = convert_int8(model, calibration)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(flatbuffer)
     input_q, output_q = tensor_quantization(flatbuffer)
     contract = ModelContract(
-        name=name, kind=kind, charset=charset, input_height=int(calibration.shape[1]),
-        input_width=int(calibration.shape[2]), input_quantization=input_q, output_quantization=output_q,
-        tflite_sha256=file_sha256(out), reject_threshold=reject_threshold,
+        name=name,
+        kind=kind,
+        charset=charset,
+        input_height=int(calibration.shape[1]),
+        input_width=int(calibration.shape[2]),
+        input_quantization=input_q,
+        output_quantization=output_q,
+        tflite_sha256=file_sha256(out),
+        reject_threshold=reject_threshold,
         training={**(training or {}), "calibration_images": len(calibration)},
     )
     contract.save(out.with_suffix(".json"))

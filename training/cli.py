@@ -8,8 +8,13 @@ from training.commands import bundle as bundle_command
 from training.commands import synth as synth_command
 from training.commands import train as train_command
 
-app = typer.Typer(name="training", help="Synthetic data, training and evaluation of edge-ocr models.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+app = typer.Typer(
+    name="training",
+    help="Synthetic data, training and evaluation of edge-ocr models.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 app.command(name="synth")(synth_command.synth)
 app.command(name="train")(train_command.train)
 app.command(name="bundle")(bundle_command.bundle)

@@ -25,8 +25,14 @@ def ctc_loss(labels: Any, logits: Any) -> Any:
         import tensorflow as tf  # only on the TensorFlow backend
 
         sparse = tf.sparse.from_dense(labels)
-        return tf.nn.ctc_loss(labels=sparse, logits=tf.cast(logits, "float32"), label_length=None,
-                              logit_length=logit_length, logits_time_major=False, blank_index=0)
+        return tf.nn.ctc_loss(
+            labels=sparse,
+            logits=tf.cast(logits, "float32"),
+            label_length=None,
+            logit_length=logit_length,
+            logits_time_major=False,
+            blank_index=0,
+        )
     return ops.ctc_loss(labels, logits, label_length, logit_length, mask_index=0)
 
 

@@ -51,8 +51,12 @@ class LineSet:
         return len(self.texts)
 
     def subset(self, indices: npt.NDArray[np.int64]) -> LineSet:
-        return LineSet(self.images[indices], [self.texts[i] for i in indices],
-                       [self.sources[i] for i in indices], [self.kinds[i] for i in indices])
+        return LineSet(
+            self.images[indices],
+            [self.texts[i] for i in indices],
+            [self.sources[i] for i in indices],
+            [self.kinds[i] for i in indices],
+        )
 
     @staticmethod
     def concatenate(parts: list[LineSet]) -> LineSet:
@@ -85,14 +89,14 @@ def read_labels(folder: Path) -> tuple[list[tuple[Path, str, str]], list[Problem
                     continue
                 rows.append((folder / row[0].strip(), row[1], where))
         return rows, problems
-    for path in sorted(folder.iterdir()):
-        if path.suffix.lower() in IMAGE_SUFFIXES:
-            rows.append((path, path.stem.split("_")[0], str(path)))
+    rows += [(path, path.stem.split("_")[0], str(path)) for path in sorted(folder.iterdir())
+             if path.suffix.lower() in IMAGE_SUFFIXES]
     return rows, problems
 
 
-def load_line_folder(folder: Path, charset: str = DEFAULT_CHARSET,
-                     shape: LineShape = LineShape()) -> LineSet:
+def load_line_folder(
+    folder: Path, charset: str = DEFAULT_CHARSET, shape: LineShape = LineShape()
+) -> LineSet:
     """Bin every labelled image of ``folder``; bad rows are skipped and listed in ``problems``."""
     rows, problems = read_labels(folder)
     images: list[npt.NDArray[np.uint8]] = []
@@ -130,8 +134,9 @@ def load_line_folder(folder: Path, charset: str = DEFAULT_CHARSET,
 SampleFactory = Callable[[np.random.Generator], Sample]
 
 
-def _generate_chunk(args: tuple[SampleFactory, int, int, LineShape]) -> tuple[
-        npt.NDArray[np.uint8], list[str], list[str], list[str]]:
+def _generate_chunk(
+    args: tuple[SampleFactory, int, int, LineShape],
+) -> tuple[npt.NDArray[np.uint8], list[str], list[str], list[str]]:
     factory, seed, count, shape = args
     rng = np.random.default_rng(seed)
     images = np.zeros((count, shape.height, shape.width), dtype=np.uint8)
@@ -145,13 +150,26 @@ def _generate_chunk(args: tuple[SampleFactory, int, int, LineShape]) -> tuple[
     return images, texts, fonts, kinds
 
 
-def generate_line_set(factory: SampleFactory, count: int, seed: int, shape: LineShape = LineShape(),
-                      workers: int = 1, chunk: int = 2000,
-                      progress: Callable[[int], None] | None = None) -> LineSet:
+def generate_line_set(
+    factory: SampleFactory,
+    count: int,
+    seed: int,
+    shape: LineShape = LineShape(),
+    workers: int = 1,
+    chunk: int = 2000,
+    progress: Callable[[int], None] | None = None,
+) -> LineSet:
     """Generate and bin ``count`` samples, reproducibly: chunk ``i`` always uses seed
     ``(seed, i)``, whatever the number of workers."""
-    chunks = [(factory, int(np.random.SeedSequence([seed, i]).generate_state(1)[0]),
-               min(chunk, count - start), shape) for i, start in enumerate(range(0, count, chunk))]
+    chunks = [
+        (
+            factory,
+            int(np.random.SeedSequence([seed, i]).generate_state(1)[0]),
+            min(chunk, count - start),
+            shape,
+        )
+        for i, start in enumerate(range(0, count, chunk))
+    ]
     results: Iterator[tuple[npt.NDArray[np.uint8], list[str], list[str], list[str]]]
     if workers > 1 and len(chunks) > 1:
         pool = multiprocessing.get_context("fork").Pool(workers)
@@ -182,11 +200,20 @@ def encode_labels(texts: list[str], charset: str, max_length: int) -> npt.NDArra
 
 
 def save_line_set(line_set: LineSet, path: Path) -> None:
-    np.savez_compressed(path, images=line_set.images, texts=np.array(line_set.texts),
-                        sources=np.array(line_set.sources), kinds=np.array(line_set.kinds))
+    np.savez_compressed(
+        path,
+        images=line_set.images,
+        texts=np.array(line_set.texts),
+        sources=np.array(line_set.sources),
+        kinds=np.array(line_set.kinds),
+    )
 
 
 def load_line_set(path: Path) -> LineSet:
     with np.load(path) as data:
-        return LineSet(data["images"], [str(t) for t in data["texts"]],
-                       [str(s) for s in data["sources"]], [str(k) for k in data["kinds"]])
+        return LineSet(
+            data["images"],
+            [str(t) for t in data["texts"]],
+            [str(s) for s in data["sources"]],
+            [str(k) for k in data["kinds"]],
+        )

@@ -36,12 +36,27 @@ class FontSpec:
 
 
 MATPLOTLIB_FONT_FILES = (
-    "DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans-Oblique.ttf", "DejaVuSans-BoldOblique.ttf",
-    "DejaVuSansMono.ttf", "DejaVuSansMono-Bold.ttf", "DejaVuSansMono-Oblique.ttf",
-    "DejaVuSansMono-BoldOblique.ttf", "DejaVuSerif.ttf", "DejaVuSerif-Bold.ttf",
-    "DejaVuSerif-Italic.ttf", "DejaVuSerif-BoldItalic.ttf", "STIXGeneral.ttf", "STIXGeneralBol.ttf",
-    "STIXGeneralItalic.ttf", "STIXGeneralBolIta.ttf", "cmr10.ttf", "cmb10.ttf", "cmss10.ttf",
-    "cmtt10.ttf", "cmti10.ttf",
+    "DejaVuSans.ttf",
+    "DejaVuSans-Bold.ttf",
+    "DejaVuSans-Oblique.ttf",
+    "DejaVuSans-BoldOblique.ttf",
+    "DejaVuSansMono.ttf",
+    "DejaVuSansMono-Bold.ttf",
+    "DejaVuSansMono-Oblique.ttf",
+    "DejaVuSansMono-BoldOblique.ttf",
+    "DejaVuSerif.ttf",
+    "DejaVuSerif-Bold.ttf",
+    "DejaVuSerif-Italic.ttf",
+    "DejaVuSerif-BoldItalic.ttf",
+    "STIXGeneral.ttf",
+    "STIXGeneralBol.ttf",
+    "STIXGeneralItalic.ttf",
+    "STIXGeneralBolIta.ttf",
+    "cmr10.ttf",
+    "cmb10.ttf",
+    "cmss10.ttf",
+    "cmtt10.ttf",
+    "cmti10.ttf",
 )
 CAPTCHA_FONT_FILES = ("DroidSansMono.ttf",)
 
@@ -55,8 +70,14 @@ HERSHEY_FONTS = {
 }
 
 HELD_OUT_FONTS = frozenset(
-    {"DejaVuSansMono-Bold", "DejaVuSerif-Italic", "STIXGeneralBol", "cmss10", "hershey-triplex",
-     "hershey-triplex-italic"}
+    {
+        "DejaVuSansMono-Bold",
+        "DejaVuSerif-Italic",
+        "STIXGeneralBol",
+        "cmss10",
+        "hershey-triplex",
+        "hershey-triplex-italic",
+    }
 )
 """Never used in training: the test set renders with these to measure unseen-font accuracy."""
 
@@ -107,7 +128,8 @@ def split_fonts(fonts: list[FontSpec]) -> tuple[list[FontSpec], list[FontSpec]]:
     random geometry, not fixed typefaces, and the test must cover them."""
     train = [f for f in fonts if f.name not in HELD_OUT_FONTS]
     held_out = [
-        f for f in fonts
+        f
+        for f in fonts
         if f.name in HELD_OUT_FONTS or f.kind in (FontKind.DOT_MATRIX, FontKind.SEVEN_SEGMENT)
     ]
     return train, held_out

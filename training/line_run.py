@@ -42,11 +42,19 @@ class LineRunOptions:
     seed_offset: int = 1000
 
 
-def _synthetic(kind: str, held_out: bool, count: int, seed: int, shape: LineShape, workers: int) -> LineSet:
+def _synthetic(
+    kind: str, held_out: bool, count: int, seed: int, shape: LineShape, workers: int
+) -> LineSet:
     from training.synth import synthetic_sources
 
-    return generate_line_set(synthetic_sources(kind, held_out).sample, count, seed, shape, workers=workers,
-                             chunk=5000 if count > 20_000 else 1000)
+    return generate_line_set(
+        synthetic_sources(kind, held_out).sample,
+        count,
+        seed,
+        shape,
+        workers=workers,
+        chunk=5000 if count > 20_000 else 1000,
+    )
 
 
 def build_training_set(options: LineRunOptions, run_dir: Path, log: Log) -> LineSet:
@@ -65,8 +73,14 @@ def build_training_set(options: LineRunOptions, run_dir: Path, log: Log) -> Line
             synthetic = load_line_set(cache)
         else:
             started = time.monotonic()
-            synthetic = _synthetic(options.kind, False, options.synthetic_samples, options.seed_offset, shape,
-                                   options.workers)
+            synthetic = _synthetic(
+                options.kind,
+                False,
+                options.synthetic_samples,
+                options.seed_offset,
+                shape,
+                options.workers,
+            )
             save_line_set(synthetic, cache)
             log(f"generated {len(synthetic)} synthetic lines in {time.monotonic() - started:.0f} s")
         parts.append(synthetic)
@@ -102,45 +116,86 @@ def run_line(options: LineRunOptions, log: Log = print, verbose: bool = True) ->
     run_dir.mkdir(parents=True, exist_ok=True)
     shape = config.shape
     train_set = build_training_set(options, run_dir, log)
-    validation = _synthetic(options.kind, False, options.validation_samples, options.seed_offset + 1000, shape, 1)
-    summary = {"kind": options.kind, "data": options.data, "train_lines": len(train_set),
-               "synthetic_lines": options.synthetic_samples, "fonts": "training fonts (held-out fonts excluded)"}
+    validation = _synthetic(
+        options.kind, False, options.validation_samples, options.seed_offset + 1000, shape, 1
+    )
+    summary = {
+        "kind": options.kind,
+        "data": options.data,
+        "train_lines": len(train_set),
+        "synthetic_lines": options.synthetic_samples,
+        "fonts": "training fonts (held-out fonts excluded)",
+    }
     config = replace(config, data_summary=summary)
-    state = train_line_model(config, train_set, validation, resume=options.resume, log=log, verbose=verbose)
+    state = train_line_model(
+        config, train_set, validation, resume=options.resume, log=log, verbose=verbose
+    )
     model = keras.models.load_model(run_dir / "model.keras", compile=False)
 
-    test_sets = {"held_out_fonts": _synthetic(options.kind, True, options.test_samples,
-                                              options.seed_offset + 2000, shape, 1),
-                 "validation": validation}
+    test_sets = {
+        "held_out_fonts": _synthetic(
+            options.kind, True, options.test_samples, options.seed_offset + 2000, shape, 1
+        ),
+        "validation": validation,
+    }
     if options.kind == "captcha":
         from training.synth import CaptchaSynthesizer
 
         # The yardstick: fresh ImageCaptcha images at the default 160x60 size.
         for name, (low, high) in {"imagecaptcha_4": (4, 4), "imagecaptcha_5_6": (5, 6)}.items():
-            test_sets[name] = generate_line_set(CaptchaSynthesizer(min_length=low, max_length=high).sample,
-                                                1000, options.seed_offset + 3000 + low, shape)
+            test_sets[name] = generate_line_set(
+                CaptchaSynthesizer(min_length=low, max_length=high).sample,
+                1000,
+                options.seed_offset + 3000 + low,
+                shape,
+            )
     if options.test_data:
         test_sets["real_test"] = load_line_folder(Path(options.test_data), config.charset, shape)
 
-    calibration_rows = np.random.default_rng(config.seed).choice(len(train_set), options.calibration_samples,
-                                                                 replace=False)
+    calibration_rows = np.random.default_rng(config.seed).choice(
+        len(train_set), options.calibration_samples, replace=False
+    )
     tflite = run_dir / "model.tflite"
-    export_int8(model, train_set.images[calibration_rows], tflite, config.name, "line", config.charset,
-                training={**summary, "best_epoch": state["best_epoch"],
-                          "best_val_exact": state["best_val_exact"]})
-    report: dict[str, Any] = {"name": config.name, "config": {k: v for k, v in vars(config).items()},
-                              "history": state["history"], "tflite_bytes": tflite.stat().st_size, "sets": {}}
+    export_int8(
+        model,
+        train_set.images[calibration_rows],
+        tflite,
+        config.name,
+        "line",
+        config.charset,
+        training={
+            **summary,
+            "best_epoch": state["best_epoch"],
+            "best_val_exact": state["best_val_exact"],
+        },
+    )
+    report: dict[str, Any] = {
+        "name": config.name,
+        "config": {k: v for k, v in vars(config).items()},
+        "history": state["history"],
+        "tflite_bytes": tflite.stat().st_size,
+        "sets": {},
+    }
     for name, line_set in test_sets.items():
         float_reads = predict_texts(model, line_set.images, config.charset)
         reads, confidences = int8_reads(tflite, line_set)
         float_score = score_lines(line_set.texts, float_reads, line_set.kinds)
         int8_score = score_lines(line_set.texts, reads, line_set.kinds)
         agree = float(np.mean([a == b for a, b in zip(float_reads, reads, strict=True)]))
-        report["sets"][name] = {"float": float_score, "int8": int8_score, "float_int8_agreement": round(agree, 5)}
-        log(f"{name}: float exact {float_score['exact_accuracy']:.4f}  int8 exact {int8_score['exact_accuracy']:.4f}"
-            f"  int8 CER {int8_score['cer']:.4f}  agreement {agree:.4f}")
+        report["sets"][name] = {
+            "float": float_score,
+            "int8": int8_score,
+            "float_int8_agreement": round(agree, 5),
+        }
+        log(
+            f"{name}: float exact {float_score['exact_accuracy']:.4f}  "
+            f"int8 exact {int8_score['exact_accuracy']:.4f}"
+            f"  int8 CER {int8_score['cer']:.4f}  agreement {agree:.4f}"
+        )
         if name == "held_out_fonts":
-            worst_errors_sheet(line_set.images, line_set.texts, reads, confidences, run_dir / "worst_errors.png")
+            worst_errors_sheet(
+                line_set.images, line_set.texts, reads, confidences, run_dir / "worst_errors.png"
+            )
     plot_learning_curve(state["history"], run_dir / "learning_curve.png")
     write_json(report, run_dir / "report.json")
     return report

@@ -17,11 +17,17 @@ def edit_operations(truth: str, read: str) -> list[tuple[str, str, str]]:
     for i in range(1, rows):
         for j in range(1, cols):
             same = truth[i - 1] == read[j - 1]
-            cost[i][j] = min(cost[i - 1][j] + 1, cost[i][j - 1] + 1, cost[i - 1][j - 1] + (0 if same else 1))
+            cost[i][j] = min(
+                cost[i - 1][j] + 1, cost[i][j - 1] + 1, cost[i - 1][j - 1] + (0 if same else 1)
+            )
     ops: list[tuple[str, str, str]] = []
     i, j = len(truth), len(read)
     while i > 0 or j > 0:
-        if i > 0 and j > 0 and cost[i][j] == cost[i - 1][j - 1] + (0 if truth[i - 1] == read[j - 1] else 1):
+        if (
+            i > 0
+            and j > 0
+            and cost[i][j] == cost[i - 1][j - 1] + (0 if truth[i - 1] == read[j - 1] else 1)
+        ):
             ops.append(("=" if truth[i - 1] == read[j - 1] else "S", truth[i - 1], read[j - 1]))
             i, j = i - 1, j - 1
         elif i > 0 and cost[i][j] == cost[i - 1][j] + 1:
@@ -70,12 +76,15 @@ class LineScore:
             "exact_accuracy": round(self.exact_accuracy, 5),
             "cer": round(self.cer, 5),
             "top_confusions": [
-                {"truth": t, "read": r, "count": n} for (t, r), n in self.confusions.most_common(top_confusions)
+                {"truth": t, "read": r, "count": n}
+                for (t, r), n in self.confusions.most_common(top_confusions)
             ],
         }
 
 
-def score_lines(truths: list[str], reads: list[str], groups: list[str] | None = None) -> dict[str, object]:
+def score_lines(
+    truths: list[str], reads: list[str], groups: list[str] | None = None
+) -> dict[str, object]:
     """Overall summary plus one per group (e.g. per print style)."""
     overall = LineScore()
     by_group: dict[str, LineScore] = {}

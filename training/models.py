@@ -28,21 +28,36 @@ class LineModelConfig:
     """Lower it for runs of a few hundred steps, or inference-mode statistics lag behind."""
 
 
-def _conv_bn(x: keras.KerasTensor, filters: int, kernel: tuple[int, int] | int,
-             strides: tuple[int, int] | int = 1, padding: str = "same", name: str = "",
-             momentum: float = 0.99) -> keras.KerasTensor:
-    x = layers.Conv2D(filters, kernel, strides=strides, padding=padding, use_bias=False,
-                      name=f"{name}_conv")(x)
+def _conv_bn(
+    x: keras.KerasTensor,
+    filters: int,
+    kernel: tuple[int, int] | int,
+    strides: tuple[int, int] | int = 1,
+    padding: str = "same",
+    name: str = "",
+    momentum: float = 0.99,
+) -> keras.KerasTensor:
+    x = layers.Conv2D(
+        filters, kernel, strides=strides, padding=padding, use_bias=False, name=f"{name}_conv"
+    )(x)
     x = layers.BatchNormalization(momentum=momentum, name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x)
 
 
-def _separable(x: keras.KerasTensor, filters: int, kernel: tuple[int, int], strides: tuple[int, int],
-               name: str, residual: bool = False, momentum: float = 0.99) -> keras.KerasTensor:
+def _separable(
+    x: keras.KerasTensor,
+    filters: int,
+    kernel: tuple[int, int],
+    strides: tuple[int, int],
+    name: str,
+    residual: bool = False,
+    momentum: float = 0.99,
+) -> keras.KerasTensor:
     """Depthwise + pointwise with batch norm; residual when the shape is kept."""
     shortcut = x
-    y = layers.DepthwiseConv2D(kernel, strides=strides, padding="same", use_bias=False,
-                               name=f"{name}_dw")(x)
+    y = layers.DepthwiseConv2D(
+        kernel, strides=strides, padding="same", use_bias=False, name=f"{name}_dw"
+    )(x)
     y = layers.BatchNormalization(momentum=momentum, name=f"{name}_dw_bn")(y)
     y = layers.ReLU(name=f"{name}_dw_relu")(y)
     y = layers.Conv2D(filters, 1, use_bias=False, name=f"{name}_pw")(y)
@@ -64,16 +79,18 @@ def build_line_model(config: LineModelConfig = LineModelConfig()) -> keras.Model
     c1, c2, c3 = config.channels
     m = config.bn_momentum
     inputs = keras.Input((config.height, config.width, 1), name="image")
-    x = _conv_bn(inputs, config.stem_channels, 3, strides=2, name="stem1", momentum=m)   # 16 x W/2
-    x = _conv_bn(x, c1 // 2 + 16, 3, strides=2, name="stem2", momentum=m)               # 8 x W/4
+    x = _conv_bn(inputs, config.stem_channels, 3, strides=2, name="stem1", momentum=m)  # 16 x W/2
+    x = _conv_bn(x, c1 // 2 + 16, 3, strides=2, name="stem2", momentum=m)  # 8 x W/4
     x = _separable(x, c1, (3, 3), (1, 1), "b1", momentum=m)
     x = _separable(x, c1, (3, 3), (1, 1), "b2", residual=True, momentum=m)
-    x = _separable(x, c2, (3, 3), (2, 1), "b3", momentum=m)                              # 4 x W/4
+    x = _separable(x, c2, (3, 3), (2, 1), "b3", momentum=m)  # 4 x W/4
     x = _separable(x, c2, (3, 3), (1, 1), "b4", residual=True, momentum=m)
-    x = _separable(x, c3, (3, 3), (2, 1), "b5", momentum=m)                              # 2 x W/4
-    x = _conv_bn(x, c3, (2, 1), padding="valid", name="collapse", momentum=m)           # 1 x W/4
+    x = _separable(x, c3, (3, 3), (2, 1), "b5", momentum=m)  # 2 x W/4
+    x = _conv_bn(x, c3, (2, 1), padding="valid", name="collapse", momentum=m)  # 1 x W/4
     for index in range(config.temporal_blocks):
-        x = _separable(x, c3, (1, config.temporal_kernel), (1, 1), f"t{index}", residual=True, momentum=m)
+        x = _separable(
+            x, c3, (1, config.temporal_kernel), (1, 1), f"t{index}", residual=True, momentum=m
+        )
     logits = layers.Conv2D(config.num_classes, 1, name="logits")(x)
     probabilities = layers.Softmax(axis=-1, name="probabilities")(logits)
     return keras.Model(inputs, probabilities, name="edge_ocr_line")

@@ -9,14 +9,37 @@ from training.train import TrainConfig
 def bundled_recipes(runs_dir: str = "runs") -> dict[str, LineRunOptions]:
     """Name → run options for each model shipped in ``edge_ocr/models``."""
     lines = LineRunOptions(
-        config=TrainConfig(out=f"{runs_dir}/lines", name="lines", epochs=16, batch_size=64, learning_rate=2e-3,
-                           warmup_steps=400, width=256, max_steps_per_epoch=1500, patience=5),
-        kind="lines", synthetic_samples=240_000, validation_samples=2_000, test_samples=2_000,
+        config=TrainConfig(
+            out=f"{runs_dir}/lines",
+            name="lines",
+            epochs=16,
+            batch_size=64,
+            learning_rate=2e-3,
+            warmup_steps=400,
+            width=256,
+            max_steps_per_epoch=1500,
+            patience=5,
+        ),
+        kind="lines",
+        synthetic_samples=240_000,
+        validation_samples=2_000,
+        test_samples=2_000,
     )
     captcha = LineRunOptions(
-        config=TrainConfig(out=f"{runs_dir}/captcha", name="captcha", epochs=8, batch_size=64,
-                           learning_rate=2e-3, warmup_steps=400, width=128, max_steps_per_epoch=1000,
-                           patience=5),
-        kind="captcha", synthetic_samples=120_000, validation_samples=2_000, test_samples=2_000,
+        config=TrainConfig(
+            out=f"{runs_dir}/captcha",
+            name="captcha",
+            epochs=8,
+            batch_size=64,
+            learning_rate=2e-3,
+            warmup_steps=400,
+            width=128,
+            max_steps_per_epoch=1000,
+            patience=5,
+        ),
+        kind="captcha",
+        synthetic_samples=120_000,
+        validation_samples=2_000,
+        test_samples=2_000,
     )
     return {"lines": lines, "captcha": captcha}

@@ -21,13 +21,20 @@ def plot_learning_curve(history: list[dict[str, Any]], out: Path) -> None:
 
     epochs = [h["epoch"] for h in history]
     figure, loss_axis = plt.subplots(figsize=(7, 4))
-    loss_axis.plot(epochs, [h["loss"] for h in history], "o-", color="tab:red", label="train CTC loss")
+    loss_axis.plot(
+        epochs, [h["loss"] for h in history], "o-", color="tab:red", label="train CTC loss"
+    )
     loss_axis.set_xlabel("epoch")
     loss_axis.set_ylabel("CTC loss", color="tab:red")
     loss_axis.set_yscale("log")
     accuracy_axis = loss_axis.twinx()
-    accuracy_axis.plot(epochs, [h["val_exact"] for h in history], "s-", color="tab:blue",
-                       label="validation exact lines")
+    accuracy_axis.plot(
+        epochs,
+        [h["val_exact"] for h in history],
+        "s-",
+        color="tab:blue",
+        label="validation exact lines",
+    )
     accuracy_axis.set_ylabel("exact-line accuracy", color="tab:blue")
     accuracy_axis.set_ylim(0, 1)
     figure.suptitle("edge-ocr line model: learning curve")
@@ -36,8 +43,14 @@ def plot_learning_curve(history: list[dict[str, Any]], out: Path) -> None:
     plt.close(figure)
 
 
-def worst_errors_sheet(images: npt.NDArray[np.uint8], truths: list[str], reads: list[str],
-                       confidences: list[float], out: Path, count: int = 24) -> None:
+def worst_errors_sheet(
+    images: npt.NDArray[np.uint8],
+    truths: list[str],
+    reads: list[str],
+    confidences: list[float],
+    out: Path,
+    count: int = 24,
+) -> None:
     """A PNG of the misread lines the model was most sure about: the errors worth fixing first."""
     import matplotlib
 
@@ -51,8 +64,11 @@ def worst_errors_sheet(images: npt.NDArray[np.uint8], truths: list[str], reads: 
     figure, axes = plt.subplots(rows, 1, figsize=(6, 0.75 * rows + 0.4), squeeze=False)
     for axis, index in zip(axes[:, 0], chosen, strict=False):
         axis.imshow(images[index], cmap="gray", vmin=0, vmax=255)
-        axis.set_title(f"truth {truths[index]!r}  read {reads[index]!r}  conf {confidences[index]:.2f}",
-                       fontsize=7, loc="left")
+        axis.set_title(
+            f"truth {truths[index]!r}  read {reads[index]!r}  conf {confidences[index]:.2f}",
+            fontsize=7,
+            loc="left",
+        )
         axis.axis("off")
     if not chosen:
         axes[0, 0].text(0.5, 0.5, "no errors", ha="center", va="center")

@@ -51,10 +51,12 @@ def _truetype(path: str, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(path, size)
 
 
-def render_truetype(text: str, char_height: int, path: Path, rng: np.random.Generator) -> RenderedLine:
+def render_truetype(
+    text: str, char_height: int, path: Path, rng: np.random.Generator
+) -> RenderedLine:
     """Draw with a TrueType font character by character, with random tracking (negative
     tracking makes touching characters, as on a fast inkjet)."""
-    size = max(8, int(round(char_height / 0.72)))
+    size = max(8, round(char_height / 0.72))
     font = _truetype(str(path), size)
     tracking = size * rng.uniform(-0.06, 0.22)
     advances = [font.getlength(c) for c in text]
@@ -75,7 +77,9 @@ def render_truetype(text: str, char_height: int, path: Path, rng: np.random.Gene
     return _finish(ink, spans)
 
 
-def render_line(text: str, font: FontSpec, char_height: int, rng: np.random.Generator) -> RenderedLine:
+def render_line(
+    text: str, font: FontSpec, char_height: int, rng: np.random.Generator
+) -> RenderedLine:
     """Draw ``text`` in ``font`` with capital letters about ``char_height`` pixels tall."""
     if font.kind is FontKind.DOT_MATRIX:
         return render_dot_matrix(text, char_height, rng)
@@ -111,7 +115,8 @@ def crop_with_margins(ink: FloatImage, char_height: int, rng: np.random.Generato
     yb = int(np.clip(y1 + pad + bottom, ya + 2, padded.shape[0]))
     xa = int(np.clip(x0 + pad - left, 0, padded.shape[1] - 2))
     xb = int(np.clip(x1 + pad + right, xa + 2, padded.shape[1]))
-    return padded[ya:yb, xa:xb]
+    cropped: FloatImage = padded[ya:yb, xa:xb]
+    return cropped
 
 
 def geometric(ink: FloatImage, rng: np.random.Generator, strength: float) -> FloatImage:
@@ -119,18 +124,20 @@ def geometric(ink: FloatImage, rng: np.random.Generator, strength: float) -> Flo
     h, w = ink.shape
     angle = np.deg2rad(rng.normal(0.0, 1.5 * strength))
     shear = rng.normal(0.0, 0.12 * strength)
-    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
-    persp = rng.normal(0.0, 0.04 * strength, size=(4, 2)) * np.float32([w * 0.2, h])
+    src = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
+    persp = rng.normal(0.0, 0.04 * strength, size=(4, 2)) * np.array([w * 0.2, h])
     dst = src + persp.astype(np.float32)
     dst[:, 0] += (h / 2 - dst[:, 1]) * shear
-    centre = np.float32([w / 2, h / 2])
-    rotation = np.float32([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    centre = np.array([w / 2, h / 2], dtype=np.float32)
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]],
+                        dtype=np.float32)
     dst = (dst - centre) @ rotation.T + centre
     dst -= dst.min(axis=0)
     out_w = int(np.ceil(dst[:, 0].max())) + 1
     out_h = int(np.ceil(dst[:, 1].max())) + 1
     matrix = cv2.getPerspectiveTransform(src, dst.astype(np.float32))
-    return cv2.warpPerspective(ink, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR)
+    warped: FloatImage = cv2.warpPerspective(ink, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR)
+    return warped
 
 
 def captcha_distort(ink: FloatImage, rng: np.random.Generator) -> FloatImage:
@@ -145,9 +152,16 @@ def captcha_distort(ink: FloatImage, rng: np.random.Generator) -> FloatImage:
     map_y = ys + amp_y * np.sin(xs / period + phase)
     warped = cv2.remap(ink, map_x, map_y, cv2.INTER_LINEAR, borderValue=0.0)
     for _ in range(int(rng.integers(0, 3))):
-        points = np.stack([np.linspace(0, w, 12), h * rng.uniform(0.2, 0.8)
-                           + h * rng.uniform(0.1, 0.35) * np.sin(np.linspace(0, rng.uniform(1, 4), 12)
-                                                                 + rng.uniform(0, 6))], axis=1)
+        points = np.stack(
+            [
+                np.linspace(0, w, 12),
+                h * rng.uniform(0.2, 0.8)
+                + h
+                * rng.uniform(0.1, 0.35)
+                * np.sin(np.linspace(0, rng.uniform(1, 4), 12) + rng.uniform(0, 6)),
+            ],
+            axis=1,
+        )
         thickness = max(1, int(h * rng.uniform(0.02, 0.07)))
         cv2.polylines(warped, [points.astype(np.int32)], False, 1.0, thickness, cv2.LINE_AA)
     dots = int(rng.integers(0, 60))
@@ -155,7 +169,8 @@ def captcha_distort(ink: FloatImage, rng: np.random.Generator) -> FloatImage:
         ys_dot = rng.integers(0, h, size=dots)
         xs_dot = rng.integers(0, w, size=dots)
         warped[ys_dot, xs_dot] = 1.0
-    return warped
+    result: FloatImage = warped
+    return result
 
 
 def compose(ink: FloatImage, rng: np.random.Generator) -> tuple[FloatImage, list[str]]:
@@ -177,13 +192,18 @@ def compose(ink: FloatImage, rng: np.random.Generator) -> tuple[FloatImage, list
         image = image + gx + gy
         notes.append("uneven_light")
     if rng.random() < 0.25:
-        texture = cv2.resize(rng.normal(0, 1, size=(max(2, h // 8), max(2, w // 8))).astype(np.float32),
-                             (w, h), interpolation=cv2.INTER_CUBIC)
+        texture = cv2.resize(
+            rng.normal(0, 1, size=(max(2, h // 8), max(2, w // 8))).astype(np.float32),
+            (w, h),
+            interpolation=cv2.INTER_CUBIC,
+        )
         image = image + texture * rng.uniform(0.02, 0.08)
     return np.clip(image, 0.0, 1.0) * 255.0, notes
 
 
-def degrade(image: FloatImage, char_height: int, rng: np.random.Generator) -> tuple[Gray, list[str]]:
+def degrade(
+    image: FloatImage, char_height: int, rng: np.random.Generator
+) -> tuple[Gray, list[str]]:
     """Blur, motion blur, low resolution, noise and JPEG, each with its own probability."""
     notes: list[str] = []
     if rng.random() < 0.35:
@@ -200,8 +220,9 @@ def degrade(image: FloatImage, char_height: int, rng: np.random.Generator) -> tu
         target = rng.uniform(10, 20)
         factor = min(1.0, target / char_height)
         h, w = image.shape
-        small = cv2.resize(image, (max(2, int(w * factor)), max(2, int(h * factor))),
-                           interpolation=cv2.INTER_AREA)
+        small = cv2.resize(
+            image, (max(2, int(w * factor)), max(2, int(h * factor))), interpolation=cv2.INTER_AREA
+        )
         image = small
         notes.append("low_resolution")
     if rng.random() < 0.4:
@@ -238,10 +259,14 @@ class LineSynthesizer:
     fonts: list[FontSpec]
     charset: str = DEFAULT_CHARSET
     captcha_fraction: float = 0.08
-    kind_weights: dict[FontKind, float] = field(default_factory=lambda: {
-        FontKind.TRUETYPE: 0.45, FontKind.HERSHEY: 0.15, FontKind.DOT_MATRIX: 0.27,
-        FontKind.SEVEN_SEGMENT: 0.13,
-    })
+    kind_weights: dict[FontKind, float] = field(
+        default_factory=lambda: {
+            FontKind.TRUETYPE: 0.45,
+            FontKind.HERSHEY: 0.15,
+            FontKind.DOT_MATRIX: 0.27,
+            FontKind.SEVEN_SEGMENT: 0.13,
+        }
+    )
 
     def __post_init__(self) -> None:
         if not self.fonts:
@@ -259,12 +284,16 @@ class LineSynthesizer:
 
     def sample(self, rng: np.random.Generator) -> Sample:
         font = self.pick_font(rng)
-        is_captcha = rng.random() < self.captcha_fraction and font.kind is not FontKind.SEVEN_SEGMENT
+        is_captcha = (
+            rng.random() < self.captcha_fraction and font.kind is not FontKind.SEVEN_SEGMENT
+        )
         text = texts.captcha_text(rng) if is_captcha else texts.code_line(rng, self.charset)
         text = _style_text(font, text, rng)
         return self.draw(text, font, rng, captcha=is_captcha)
 
-    def draw(self, text: str, font: FontSpec, rng: np.random.Generator, captcha: bool = False) -> Sample:
+    def draw(
+        self, text: str, font: FontSpec, rng: np.random.Generator, captcha: bool = False
+    ) -> Sample:
         char_height = int(rng.integers(16, 44))
         rendered = render_line(text, font, char_height, rng)
         ink = rendered.ink
@@ -284,8 +313,12 @@ class LineSynthesizer:
 class CaptchaSynthesizer:
     """Images from the ``captcha`` package's ImageCaptcha, as web sites generate them."""
 
-    def __init__(self, sizes: tuple[tuple[int, int], ...] = ((160, 60),), min_length: int = 4,
-                 max_length: int = 6) -> None:
+    def __init__(
+        self,
+        sizes: tuple[tuple[int, int], ...] = ((160, 60),),
+        min_length: int = 4,
+        max_length: int = 6,
+    ) -> None:
         self.sizes = sizes
         self.min_length = min_length
         self.max_length = max_length
@@ -328,5 +361,7 @@ def synthetic_sources(kind: str, held_out: bool, font_dirs: tuple[Path, ...] = (
         return CaptchaSynthesizer()
     if kind == "captcha":
         line_captchas = LineSynthesizer(fonts, captcha_fraction=1.0)
-        return Mixture([CaptchaSynthesizer(((160, 60), (200, 70), (120, 50))), line_captchas], [0.8, 0.2])
+        return Mixture(
+            [CaptchaSynthesizer(((160, 60), (200, 70), (120, 50))), line_captchas], [0.8, 0.2]
+        )
     return LineSynthesizer(fonts)

@@ -29,8 +29,18 @@ def random_date(rng: np.random.Generator) -> dt.date:
 def format_date(date: dt.date, rng: np.random.Generator) -> str:
     """One of the date layouts seen on packs (ISO, European, US, short year, month names)."""
     layouts = (
-        "%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%d.%m.%y", "%d/%m/%y", "%Y/%m/%d",
-        "%d-%m-%Y", "%m/%Y", "%m/%y", "%Y%m%d", "%d%m%y",
+        "%Y-%m-%d",
+        "%d/%m/%Y",
+        "%m/%d/%Y",
+        "%d.%m.%Y",
+        "%d.%m.%y",
+        "%d/%m/%y",
+        "%Y/%m/%d",
+        "%d-%m-%Y",
+        "%m/%Y",
+        "%m/%y",
+        "%Y%m%d",
+        "%d%m%y",
     )
     if rng.random() < 0.15:
         separator = _pick(rng, (" ", "-", ""))
@@ -52,8 +62,22 @@ def lot_code(rng: np.random.Generator) -> str:
 
 
 def expiry_code(rng: np.random.Generator) -> str:
-    prefix = _pick(rng, ("EXP ", "EXP:", "EXP: ", "BEST BEFORE ", "BB ", "USE BY ", "MFG ",
-                         "PROD ", "BBE ", "E ", ""))
+    prefix = _pick(
+        rng,
+        (
+            "EXP ",
+            "EXP:",
+            "EXP: ",
+            "BEST BEFORE ",
+            "BB ",
+            "USE BY ",
+            "MFG ",
+            "PROD ",
+            "BBE ",
+            "E ",
+            "",
+        ),
+    )
     text = prefix + format_date(random_date(rng), rng)
     if rng.random() < 0.25:
         text += " " + format_time(rng)
@@ -73,7 +97,9 @@ def serial_code(rng: np.random.Generator) -> str:
 def time_code(rng: np.random.Generator) -> str:
     text = format_time(rng)
     if rng.random() < 0.5:
-        text += " " + _pick(rng, ("L", "LINE ", "S", "")) + _chars(rng, DIGITS, int(rng.integers(1, 3)))
+        text += (
+            " " + _pick(rng, ("L", "LINE ", "S", "")) + _chars(rng, DIGITS, int(rng.integers(1, 3)))
+        )
     return text
 
 
@@ -93,7 +119,11 @@ def captcha_text(rng: np.random.Generator, min_length: int = 4, max_length: int 
 
 
 CODE_GENERATORS: tuple[Callable[[np.random.Generator], str], ...] = (
-    lot_code, expiry_code, serial_code, time_code, date_lot_code,
+    lot_code,
+    expiry_code,
+    serial_code,
+    time_code,
+    date_lot_code,
 )
 
 

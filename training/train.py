@@ -57,16 +57,24 @@ class TrainConfig:
         return LineShape(self.height, self.width)
 
     def model_config(self) -> LineModelConfig:
-        return LineModelConfig(self.height, self.width, num_classes(self.charset), self.stem_channels,
-                               self.channels, self.temporal_blocks,
-                               bn_momentum=self.bn_momentum)
+        return LineModelConfig(
+            self.height,
+            self.width,
+            num_classes(self.charset),
+            self.stem_channels,
+            self.channels,
+            self.temporal_blocks,
+            bn_momentum=self.bn_momentum,
+        )
 
 
 @keras.saving.register_keras_serializable(package="edge_ocr")
 class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
     """Linear warm-up (a short one escapes CTC's "only blanks" plateau), then cosine decay."""
 
-    def __init__(self, peak: float, warmup_steps: int, total_steps: int, floor: float = 0.02) -> None:
+    def __init__(
+        self, peak: float, warmup_steps: int, total_steps: int, floor: float = 0.02
+    ) -> None:
         self.peak = peak
         self.warmup_steps = warmup_steps
         self.total_steps = total_steps
@@ -75,21 +83,37 @@ class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
     def __call__(self, step: Any) -> Any:
         step = keras.ops.cast(step, "float32")
         warm = self.peak * (step + 1.0) / float(max(1, self.warmup_steps))
-        progress = keras.ops.clip((step - self.warmup_steps) / float(max(1, self.total_steps - self.warmup_steps)), 0.0, 1.0)
-        cosine = self.peak * (self.floor + (1 - self.floor) * 0.5 * (1 + keras.ops.cos(math.pi * progress)))
+        progress = keras.ops.clip(
+            (step - self.warmup_steps) / float(max(1, self.total_steps - self.warmup_steps)),
+            0.0,
+            1.0,
+        )
+        cosine = self.peak * (
+            self.floor + (1 - self.floor) * 0.5 * (1 + keras.ops.cos(math.pi * progress))
+        )
         return keras.ops.where(step < self.warmup_steps, warm, cosine)
 
     def get_config(self) -> dict[str, Any]:
-        return {"peak": self.peak, "warmup_steps": self.warmup_steps, "total_steps": self.total_steps,
-                "floor": self.floor}
+        return {
+            "peak": self.peak,
+            "warmup_steps": self.warmup_steps,
+            "total_steps": self.total_steps,
+            "floor": self.floor,
+        }
 
 
 class LineBatches(keras.utils.PyDataset):
     """Shuffled batches of binned uint8 lines, converted to float 0-1 one batch at a time
     (a whole float copy of a large set would not fit in memory)."""
 
-    def __init__(self, images: npt.NDArray[np.uint8], labels: npt.NDArray[np.int32], batch_size: int,
-                 seed: int, max_batches: int = 0) -> None:
+    def __init__(
+        self,
+        images: npt.NDArray[np.uint8],
+        labels: npt.NDArray[np.int32],
+        batch_size: int,
+        seed: int,
+        max_batches: int = 0,
+    ) -> None:
         super().__init__()
         self.images = images
         self.labels = labels
@@ -110,8 +134,9 @@ class LineBatches(keras.utils.PyDataset):
         self.order = self.rng.permutation(len(self.images))
 
 
-def predict_texts(model: keras.Model, images: npt.NDArray[np.uint8], charset: str,
-                  batch_size: int = 256) -> list[str]:
+def predict_texts(
+    model: keras.Model, images: npt.NDArray[np.uint8], charset: str, batch_size: int = 256
+) -> list[str]:
     """Greedy reads of a float Keras line model, decoded by the device's decoder."""
     reads: list[str] = []
     for start in range(0, len(images), batch_size):
@@ -125,8 +150,15 @@ class EvaluateAndCheckpoint(keras.callbacks.Callback):
     """Each epoch: exact accuracy on the validation set, keep the best model, save a resumable
     checkpoint, stop early when validation stops improving."""
 
-    def __init__(self, full_model: keras.Model, validation: LineSet, config: TrainConfig,
-                 run_dir: Path, state: dict[str, Any], log: Any) -> None:
+    def __init__(
+        self,
+        full_model: keras.Model,
+        validation: LineSet,
+        config: TrainConfig,
+        run_dir: Path,
+        state: dict[str, Any],
+        log: Any,
+    ) -> None:
         super().__init__()
         self.full_model = full_model
         self.validation = validation
@@ -136,7 +168,7 @@ class EvaluateAndCheckpoint(keras.callbacks.Callback):
         self.log = log
         self.epoch_started = time.monotonic()
 
-    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:  # noqa: ARG002
         self.epoch_started = time.monotonic()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
@@ -144,8 +176,13 @@ class EvaluateAndCheckpoint(keras.callbacks.Callback):
         score = score_lines(self.validation.texts, reads)
         accuracy = float(score["exact_accuracy"])  # type: ignore[arg-type]
         cer = float(score["cer"])  # type: ignore[arg-type]
-        record = {"epoch": epoch + 1, "loss": float((logs or {}).get("loss", float("nan"))),
-                  "val_exact": accuracy, "val_cer": cer, "seconds": round(time.monotonic() - self.epoch_started, 1)}
+        record = {
+            "epoch": epoch + 1,
+            "loss": float((logs or {}).get("loss", float("nan"))),
+            "val_exact": accuracy,
+            "val_cer": cer,
+            "seconds": round(time.monotonic() - self.epoch_started, 1),
+        }
         self.state["history"].append(record)
         improved = accuracy > self.state["best_val_exact"]
         if improved:
@@ -155,8 +192,10 @@ class EvaluateAndCheckpoint(keras.callbacks.Callback):
         self.state["epoch"] = epoch + 1
         self.full_model.save(self.run_dir / "checkpoint.keras")
         (self.run_dir / "state.json").write_text(json.dumps(self.state, indent=1))
-        self.log(f"epoch {epoch + 1}: loss {record['loss']:.3f}  val exact {accuracy:.4f}  "
-                 f"CER {cer:.4f}  ({record['seconds']} s){'  *best*' if improved else ''}")
+        self.log(
+            f"epoch {epoch + 1}: loss {record['loss']:.3f}  val exact {accuracy:.4f}  "
+            f"CER {cer:.4f}  ({record['seconds']} s){'  *best*' if improved else ''}"
+        )
         if epoch + 1 - self.state["best_epoch"] >= self.config.patience:
             self.log(f"no improvement for {self.config.patience} epochs: stopping")
             self.model.stop_training = True
@@ -167,33 +206,54 @@ class RichProgress(keras.callbacks.Callback):
 
     def __init__(self, steps: int) -> None:
         super().__init__()
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
 
         self.steps = steps
-        self.progress = Progress(TextColumn("[bold]epoch {task.fields[epoch]}"), BarColumn(),
-                                 MofNCompleteColumn(), TextColumn("loss {task.fields[loss]:.3f}"),
-                                 TimeRemainingColumn(), transient=True)
+        self.progress = Progress(
+            TextColumn("[bold]epoch {task.fields[epoch]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]:.3f}"),
+            TimeRemainingColumn(),
+            transient=True,
+        )
         self.task = self.progress.add_task("train", total=steps, epoch=0, loss=float("nan"))
 
-    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:  # noqa: ARG002
         self.progress.start()
         self.progress.reset(self.task, total=self.steps, epoch=epoch + 1, loss=float("nan"))
 
-    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        self.progress.update(self.task, advance=1, loss=float((logs or {}).get("loss", float("nan"))))
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:  # noqa: ARG002
+        self.progress.update(
+            self.task, advance=1, loss=float((logs or {}).get("loss", float("nan")))
+        )
 
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:  # noqa: ARG002
         self.progress.stop()
 
 
-def train_line_model(config: TrainConfig, train_set: LineSet, validation: LineSet,
-                     resume: bool = False, log: Any = print, verbose: bool = True) -> dict[str, Any]:
+def train_line_model(
+    config: TrainConfig,
+    train_set: LineSet,
+    validation: LineSet,
+    resume: bool = False,
+    log: Any = print,
+    verbose: bool = True,
+) -> dict[str, Any]:
     """Train (or resume) a line model in ``config.out``; returns the run state with history."""
     run_dir = Path(config.out)
     run_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
     labels = encode_labels(train_set.texts, config.charset, MAX_LABEL_LENGTH)
-    batches = LineBatches(train_set.images, labels, config.batch_size, config.seed, config.max_steps_per_epoch)
+    batches = LineBatches(
+        train_set.images, labels, config.batch_size, config.seed, config.max_steps_per_epoch
+    )
     total_steps = len(batches) * config.epochs
     state: dict[str, Any] = {"epoch": 0, "best_val_exact": -1.0, "best_epoch": 0, "history": []}
     checkpoint = run_dir / "checkpoint.keras"
@@ -213,12 +273,13 @@ def train_line_model(config: TrainConfig, train_set: LineSet, validation: LineSe
         trainable.optimizer.build(trainable.trainable_variables)
         trainable.optimizer.iterations.assign(state["epoch"] * len(batches))
     callbacks: list[keras.callbacks.Callback] = [
-        EvaluateAndCheckpoint(full_model, validation, config, run_dir, state, log)]
+        EvaluateAndCheckpoint(full_model, validation, config, run_dir, state, log)
+    ]
     if verbose:
         callbacks.append(RichProgress(len(batches)))
-    trainable.fit(batches, epochs=config.epochs, initial_epoch=state["epoch"], callbacks=callbacks,
-                  verbose=0)
+    trainable.fit(
+        batches, epochs=config.epochs, initial_epoch=state["epoch"], callbacks=callbacks, verbose=0
+    )
     if not (run_dir / "model.keras").is_file():
         full_model.save(run_dir / "model.keras")
     return state
-

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 from typing import Annotated, NoReturn
@@ -9,11 +10,22 @@ from typing import Annotated, NoReturn
 import typer
 
 ModelOption = Annotated[
-    str, typer.Option("--model", "-m", help="Bundled model name (lines, captcha, ...) or path to a .tflite "
-                      "with its .json contract beside it.")]
+    str,
+    typer.Option(
+        "--model",
+        "-m",
+        help="Bundled model name (lines, captcha, ...) or path to a .tflite "
+        "with its .json contract beside it.",
+    ),
+]
 AccelOption = Annotated[
-    str, typer.Option("--accel", help="auto (GPU delegate if one opens, else CPU), cpu (XNNPACK), gpu, "
-                      "none (reference kernels) or the path of a delegate .so.")]
+    str,
+    typer.Option(
+        "--accel",
+        help="auto (GPU delegate if one opens, else CPU), cpu (XNNPACK), gpu, "
+        "none (reference kernels) or the path of a delegate .so.",
+    ),
+]
 ThreadsOption = Annotated[int, typer.Option("--threads", min=1, help="Interpreter threads.")]
 
 
@@ -24,14 +36,17 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 def setup_logging(verbose: bool = False) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
-                        format="edge-ocr: %(levelname)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="edge-ocr: %(levelname)s: %(message)s",
+    )
 
 
 def run_demo_stream(accel: str) -> None:
-    """The main job on the built-in synthetic conveyor stream, when the video pipeline is present."""
+    """The main job on the built-in synthetic conveyor stream, when the pipeline is present."""
     try:
-        from edge_ocr.commands import run as run_command
+        run_command = importlib.import_module("edge_ocr.commands.run")
     except ImportError:
         typer.echo("(the video pipeline is not installed in this build; skipping the stream demo)")
         return

@@ -11,8 +11,10 @@ import typer
 from edge_ocr.commands.common import AccelOption, fail
 
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "samples"
-SAMPLE_SETS = (("codes", "lines", "printed code lines, fonts and print styles never seen in training"),
-               ("captcha", "captcha", "fresh ImageCaptcha captchas"))
+SAMPLE_SETS = (
+    ("codes", "lines", "printed code lines, fonts and print styles never seen in training"),
+    ("captcha", "captcha", "fresh ImageCaptcha captchas"),
+)
 
 
 def _read_labels(folder: Path) -> list[tuple[Path, str]]:
@@ -47,17 +49,28 @@ def read_samples(accel: str = "cpu") -> int:
         for (path, truth), line in zip(rows, reads, strict=True):
             ok = line.text == truth
             exact += ok
-            table.add_row(path.name, truth, line.text, f"{line.confidence:.2f}",
-                          "[green]✓[/green]" if ok else "[red]✗[/red]")
+            table.add_row(
+                path.name,
+                truth,
+                line.text,
+                f"{line.confidence:.2f}",
+                "[green]✓[/green]" if ok else "[red]✗[/red]",
+            )
         console.print(table)
         console.print(f"{exact}/{len(rows)} exactly right\n")
         exact_total += exact
     return exact_total
 
 
-def demo(accel: AccelOption = "cpu",
-         stream: Annotated[bool, typer.Option("--stream/--no-stream", help="Also run the built-in "
-                                              "synthetic conveyor stream.")] = True) -> None:
+def demo(
+    accel: AccelOption = "cpu",
+    stream: Annotated[
+        bool,
+        typer.Option(
+            "--stream/--no-stream", help="Also run the built-in synthetic conveyor stream."
+        ),
+    ] = True,
+) -> None:
     """Read the bundled sample images with the bundled int8 models and show truth beside reads."""
     read_samples(accel)
     if stream:

@@ -25,12 +25,18 @@ def _expand(paths: list[Path]) -> list[Path]:
 
 
 def read(
-    images: Annotated[list[Path], typer.Argument(help="Line crops or captcha images (files or folders).")],
+    images: Annotated[
+        list[Path], typer.Argument(help="Line crops or captcha images (files or folders).")
+    ],
     model: ModelOption = "lines",
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line per image.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per line per image.")
+    ] = False,
     accel: AccelOption = "auto",
     threads: ThreadsOption = 1,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Images per interpreter call.")] = 32,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, help="Images per interpreter call.")
+    ] = 32,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Read each image as one line of text and print one result per image.
@@ -57,12 +63,24 @@ def read(
         reads = recognizer.read([image for _, image in pending])  # type: ignore[misc]
         for (path, _), line in zip(pending, reads, strict=True):
             if as_json:
-                typer.echo(json.dumps({
-                    "file": str(path), "text": line.text, "confidence": round(line.confidence, 4),
-                    "chars": [{"char": c.char, "confidence": round(c.confidence, 4), "rejected": c.rejected}
-                              for c in line.chars],
-                    "model": loaded.contract.name,
-                }))
+                typer.echo(
+                    json.dumps(
+                        {
+                            "file": str(path),
+                            "text": line.text,
+                            "confidence": round(line.confidence, 4),
+                            "chars": [
+                                {
+                                    "char": c.char,
+                                    "confidence": round(c.confidence, 4),
+                                    "rejected": c.rejected,
+                                }
+                                for c in line.chars
+                            ],
+                            "model": loaded.contract.name,
+                        }
+                    )
+                )
             else:
                 typer.echo(f"{path}\t{line.text}\t{line.confidence:.3f}")
         pending.clear()

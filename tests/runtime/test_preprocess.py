@@ -43,8 +43,10 @@ def test_blank_crop_gives_zeros_not_noise() -> None:
     assert not stretch_contrast(flat).any()
 
 
-@pytest.mark.parametrize("bad", [np.zeros((1, 50), np.uint8), np.zeros((10, 10), np.float32),
-                                 np.zeros((4, 4, 2), np.uint8)])
+@pytest.mark.parametrize(
+    "bad",
+    [np.zeros((1, 50), np.uint8), np.zeros((10, 10), np.float32), np.zeros((4, 4, 2), np.uint8)],
+)
 def test_bad_crops_raise_value_error(bad: np.ndarray) -> None:
     with pytest.raises(ValueError):
         bin_line(bad)

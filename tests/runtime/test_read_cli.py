@@ -22,8 +22,11 @@ CLEAN_LINES = ("LOT 4711", "EXP 2027-04-11", "SN 88-1234", "12:45 L2", "BATCH B7
 
 def _clean_print(text: str, index: int) -> np.ndarray:
     rng = np.random.default_rng(index)
-    drawn = (render_dot_matrix(text, 30, rng) if index % 2 else render_hershey(text, 30, cv2.FONT_HERSHEY_SIMPLEX,
-                                                                               False, rng))
+    drawn = (
+        render_dot_matrix(text, 30, rng)
+        if index % 2
+        else render_hershey(text, 30, cv2.FONT_HERSHEY_SIMPLEX, False, rng)
+    )
     ink = cv2.copyMakeBorder(drawn.ink, 6, 6, 10, 10, cv2.BORDER_CONSTANT, value=0.0)
     return np.rint(230 - 200 * ink).astype(np.uint8)
 
@@ -46,7 +49,9 @@ def test_bundled_lines_model_reads_clean_prints(tmp_path: Path) -> None:
     result = runner.invoke(app, ["read", "--json", "--accel", "cpu", str(tmp_path)])
     assert result.exit_code == 0, result.output
     reads = _reads(result.stdout)
-    assert [r["file"] for r in reads] == [str(tmp_path / f"{i}.png") for i in range(len(CLEAN_LINES))]
+    assert [r["file"] for r in reads] == [
+        str(tmp_path / f"{i}.png") for i in range(len(CLEAN_LINES))
+    ]
     correct = sum(r["text"] == text for r, text in zip(reads, CLEAN_LINES, strict=True))
     assert correct >= len(CLEAN_LINES) - 1, [r["text"] for r in reads]
     for read in reads:
@@ -57,8 +62,12 @@ def test_bundled_lines_model_reads_clean_prints(tmp_path: Path) -> None:
 
 def test_bundled_samples_mostly_read(tmp_path: Path) -> None:
     samples = Path(__file__).resolve().parents[2] / "edge_ocr" / "samples" / "captcha"
-    truth = dict(line.split(",")[:2] for line in (samples / "labels.csv").read_text().splitlines()[1:])
-    result = runner.invoke(app, ["read", "--json", "--accel", "cpu", "--model", "captcha", str(samples)])
+    truth = dict(
+        line.split(",")[:2] for line in (samples / "labels.csv").read_text().splitlines()[1:]
+    )
+    result = runner.invoke(
+        app, ["read", "--json", "--accel", "cpu", "--model", "captcha", str(samples)]
+    )
     assert result.exit_code == 0, result.output
     reads = _reads(result.stdout)
     correct = sum(r["text"] == truth[Path(str(r["file"])).name] for r in reads)
@@ -70,7 +79,9 @@ def test_unreadable_files_are_reported_and_the_rest_still_read(tmp_path: Path) -
     cv2.imwrite(str(good), _clean_print("LOT 4711", 0))
     corrupt = tmp_path / "corrupt.png"
     corrupt.write_bytes(b"\x89PNG\r\n\x1a\nnot really")
-    result = runner.invoke(app, ["read", "--accel", "cpu", str(corrupt), str(tmp_path / "missing.png"), str(good)])
+    result = runner.invoke(
+        app, ["read", "--accel", "cpu", str(corrupt), str(tmp_path / "missing.png"), str(good)]
+    )
     assert result.exit_code == 1
     assert "corrupt.png: not a readable image" in result.stderr
     assert "missing.png: no such file" in result.stderr
@@ -78,14 +89,22 @@ def test_unreadable_files_are_reported_and_the_rest_still_read(tmp_path: Path) -
     assert str(good) in result.stdout
 
 
-@pytest.mark.parametrize("make_model, message", [
-    (lambda d: str(d / "nope.tflite"), "model not found"),
-    (lambda d: "no-such-model", "bundled models:"),
-])
-def test_missing_models_give_one_line_errors(tmp_path: Path, make_model: object, message: str) -> None:
+@pytest.mark.parametrize(
+    "model_name, message",
+    [("nope.tflite", "model not found"), ("no-such-model", "bundled models:")],
+)
+def test_missing_models_give_one_line_errors(tmp_path: Path, model_name: str, message: str) -> None:
     image = tmp_path / "x.png"
     cv2.imwrite(str(image), _clean_print("12", 0))
-    result = runner.invoke(app, ["read", "--model", make_model(tmp_path), str(image)])  # type: ignore[operator]
+    result = runner.invoke(
+        app,
+        [
+            "read",
+            "--model",
+            str(tmp_path / model_name) if model_name.endswith(".tflite") else model_name,
+            str(image),
+        ],
+    )  # type: ignore[operator]
     assert result.exit_code == 2
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
 

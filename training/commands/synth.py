@@ -11,11 +11,22 @@ import typer
 
 def synth(
     out: Annotated[Path, typer.Option("--out", help="Folder for PNGs and labels.csv.")],
-    kind: Annotated[str, typer.Option("--kind", help="lines (printed codes), captcha (mixed captcha styles) or imagecaptcha (the captcha package only).")] = "lines",
+    kind: Annotated[
+        str,
+        typer.Option(
+            "--kind",
+            help="lines (printed codes), captcha (mixed captcha styles) or imagecaptcha "
+            "(the captcha package only).",
+        ),
+    ] = "lines",
     count: Annotated[int, typer.Option("--count", min=1)] = 100,
     seed: Annotated[int, typer.Option("--seed")] = 0,
-    held_out: Annotated[bool, typer.Option("--held-out", help="Render with the held-out test fonts.")] = False,
-    fonts: Annotated[list[Path] | None, typer.Option("--fonts", help="Extra folder of .ttf/.otf fonts.")] = None,
+    held_out: Annotated[
+        bool, typer.Option("--held-out", help="Render with the held-out test fonts.")
+    ] = False,
+    fonts: Annotated[
+        list[Path] | None, typer.Option("--fonts", help="Extra folder of .ttf/.otf fonts.")
+    ] = None,
 ) -> None:
     """Generate ``count`` labelled images: PNGs plus ``labels.csv`` (``file,text``)."""
     import cv2
@@ -25,7 +36,10 @@ def synth(
     from training.synth import synthetic_sources
 
     if kind not in ("lines", "captcha", "imagecaptcha"):
-        typer.echo(f"training: error: --kind must be lines, captcha or imagecaptcha, not {kind!r}", err=True)
+        typer.echo(
+            f"training: error: --kind must be lines, captcha or imagecaptcha, not {kind!r}",
+            err=True,
+        )
         raise typer.Exit(2)
     try:
         source = synthetic_sources(kind, held_out, tuple(fonts or ()))

@@ -14,25 +14,51 @@ def _log(message: str) -> None:
 
 
 def train(
-    out: Annotated[Path, typer.Option("--out", help="Run folder: model.keras, model.tflite, report.json, PNGs.")],
-    kind: Annotated[str, typer.Option("--kind", help="line (CTC line model) or char (per-character).")] = "line",
-    data: Annotated[str, typer.Option("--data", help="'synthetic' or a labelled folder (labels.csv or "
-                                      "label-named images).")] = "synthetic",
-    synthetic: Annotated[str, typer.Option("--synthetic-kind", help="Synthetic generator: lines or captcha.")] = "lines",
-    samples: Annotated[int, typer.Option("--samples", min=0, help="Synthetic training lines (mixed with "
-                                         "--data when it is a folder).")] = 240_000,
-    test_data: Annotated[str | None, typer.Option("--test-data", help="Labelled folder to report on.")] = None,
+    out: Annotated[
+        Path,
+        typer.Option("--out", help="Run folder: model.keras, model.tflite, report.json, PNGs."),
+    ],
+    kind: Annotated[
+        str, typer.Option("--kind", help="line (CTC line model) or char (per-character).")
+    ] = "line",
+    data: Annotated[
+        str,
+        typer.Option(
+            "--data", help="'synthetic' or a labelled folder (labels.csv or label-named images)."
+        ),
+    ] = "synthetic",
+    synthetic: Annotated[
+        str, typer.Option("--synthetic-kind", help="Synthetic generator: lines or captcha.")
+    ] = "lines",
+    samples: Annotated[
+        int,
+        typer.Option(
+            "--samples",
+            min=0,
+            help="Synthetic training lines (mixed with --data when it is a folder).",
+        ),
+    ] = 240_000,
+    test_data: Annotated[
+        str | None, typer.Option("--test-data", help="Labelled folder to report on.")
+    ] = None,
     epochs: Annotated[int, typer.Option("--epochs", min=1)] = 16,
-    steps_per_epoch: Annotated[int, typer.Option("--steps-per-epoch", min=0, help="0 = a full pass.")] = 1500,
+    steps_per_epoch: Annotated[
+        int, typer.Option("--steps-per-epoch", min=0, help="0 = a full pass.")
+    ] = 1500,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 64,
     learning_rate: Annotated[float, typer.Option("--lr")] = 2e-3,
     width: Annotated[int, typer.Option("--width", help="Model input width (height is 32).")] = 256,
     seed: Annotated[int, typer.Option("--seed")] = 0,
-    resume: Annotated[bool, typer.Option("--resume/--restart", help="Continue from the run's checkpoint.")] = True,
-    pretrain: Annotated[str | None, typer.Option("--pretrain", help="char: 'synthetic' pre-training.")] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume/--restart", help="Continue from the run's checkpoint.")
+    ] = True,
+    pretrain: Annotated[
+        str | None, typer.Option("--pretrain", help="char: 'synthetic' pre-training.")
+    ] = None,
 ) -> None:
     """Train on synthetic data, a labelled folder, or both; writes model.keras, the int8
-    model.tflite with its model.json contract, report.json, learning_curve.png and worst_errors.png."""
+    model.tflite with its model.json contract, report.json, learning_curve.png and
+    worst_errors.png."""
     if kind == "char":
         from training.char_train import train_char_command  # built with char mode
 
@@ -46,10 +72,21 @@ def train(
     from training.train import TrainConfig
 
     options = LineRunOptions(
-        config=TrainConfig(out=str(out), name=out.name, epochs=epochs, batch_size=batch_size,
-                           learning_rate=learning_rate, width=width, max_steps_per_epoch=steps_per_epoch,
-                           seed=seed),
-        kind=synthetic, data=data, synthetic_samples=samples, test_data=test_data, resume=resume,
+        config=TrainConfig(
+            out=str(out),
+            name=out.name,
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            width=width,
+            max_steps_per_epoch=steps_per_epoch,
+            seed=seed,
+        ),
+        kind=synthetic,
+        data=data,
+        synthetic_samples=samples,
+        test_data=test_data,
+        resume=resume,
         seed_offset=1000 + seed,
     )
     try:

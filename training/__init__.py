@@ -1,0 +1,1 @@
+"""Desktop training of edge-ocr models: synthetic data, datasets, models, training, reports."""
