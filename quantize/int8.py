@@ -13,13 +13,16 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from edge_ocr.charset import DEFAULT_CHARSET
 from edge_ocr.contract import ModelContract, ModelKind, TensorQuantization, file_sha256
+from quantize.errors import QuantizeError
 
 
 def _tensorflow() -> Any:
@@ -109,3 +112,62 @@ def export_int8(
     )
     contract.save(out.with_suffix(".json"))
     return contract
+
+
+@dataclass(frozen=True)
+class Int8Export:
+    """What ``quantize int8`` produced."""
+
+    tflite: Path
+    contract_path: Path
+    contract: ModelContract
+    calibration: str
+    skipped: tuple[str, ...]
+    tflite_bytes: int
+
+
+def quantize_keras_file(model_path: Path, calib: str, out: Path, samples: int = 500,
+                        kind: ModelKind | None = None, name: str | None = None,
+                        charset: str = DEFAULT_CHARSET, seed: int = 0,
+                        reject_threshold: float = 0.5) -> Int8Export:
+    """Full-int8 PTQ of a saved Keras recognizer, calibrated on ``calib`` (a labelled folder or
+    ``synthetic[:lines|captcha]``), written to ``out`` with its contract beside it.
+
+    The result is read back and removed unless every op is int8: the converter's own check is
+    the first gate, this one is the one users can see and rely on.
+    """
+    from quantize.data import load_images
+    from quantize.graph import read_graph, require_int8
+    from quantize.keras_model import check_charset, geometry, load_keras_model
+
+    if out.suffix != ".tflite":
+        raise QuantizeError(f"--out must end in .tflite (the contract goes beside it): {out}")
+    if samples < 1:
+        raise QuantizeError("--samples must be at least 1")
+    if not 0.0 <= reject_threshold <= 1.0:
+        raise QuantizeError("--reject-threshold must be between 0 and 1")
+    model = load_keras_model(model_path)
+    found = geometry(model, str(model_path))
+    if kind is not None and kind != found.kind:
+        raise QuantizeError(f"{model_path}: --kind {kind}, but its output shape is that of a "
+                            f"{found.kind} model")
+    check_charset(found, charset, str(model_path))
+    calibration = load_images(calib, found.kind, found.height, found.width, charset, samples, seed,
+                              held_out=False, labels_needed=False)
+    training = {"source_model": model_path.name, "calibration": calibration.description,
+                "calibration_seed": seed}
+    try:
+        contract = export_int8(model, calibration.images, out, name or out.stem, found.kind,
+                               charset, training=training, reject_threshold=reject_threshold)
+    except Exception as error:  # the converter raises its own ConverterError, not a ValueError
+        lines = [line for line in str(error).splitlines() if line.strip()]
+        detail = lines[-1] if lines else type(error).__name__
+        raise QuantizeError(f"{model_path}: conversion failed ({detail})") from None
+    try:
+        require_int8(read_graph(out), str(out))
+    except QuantizeError:
+        out.unlink(missing_ok=True)
+        out.with_suffix(".json").unlink(missing_ok=True)
+        raise
+    return Int8Export(out, out.with_suffix(".json"), contract, calibration.description,
+                      calibration.skipped, out.stat().st_size)

@@ -1,0 +1,1 @@
+"""One module per ``python -m quantize`` command; heavy imports happen inside the commands."""
