@@ -107,9 +107,14 @@ def greedy_plan(buffers: list[Lifetime]) -> dict[int, int]:
     placed: list[tuple[int, Lifetime]] = []
     offsets: dict[int, int] = {}
     for buffer in sorted(buffers, key=lambda b: (-b.size, b.first, b.tensor)):
-        overlapping = sorted(((offset, other) for offset, other in placed
-                              if other.first <= buffer.last and buffer.first <= other.last),
-                             key=lambda item: item[0])
+        overlapping = sorted(
+            (
+                (offset, other)
+                for offset, other in placed
+                if other.first <= buffer.last and buffer.first <= other.last
+            ),
+            key=lambda item: item[0],
+        )
         candidate = 0
         for offset, other in overlapping:
             if candidate + buffer.size <= offset:
@@ -141,16 +146,25 @@ def arena_overhead(graph: Graph) -> int:
     for op in graph.ops:
         if op.name in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV"):
             channels += graph.tensor(op.outputs[0]).shape[-1]
-    return (FIXED_OVERHEAD_BYTES + TENSOR_OVERHEAD_BYTES * len(graph.tensors)
-            + OP_OVERHEAD_BYTES * len(graph.ops) + PER_CHANNEL_BYTES * channels)
+    return (
+        FIXED_OVERHEAD_BYTES
+        + TENSOR_OVERHEAD_BYTES * len(graph.tensors)
+        + OP_OVERHEAD_BYTES * len(graph.ops)
+        + PER_CHANNEL_BYTES * channels
+    )
 
 
 def arena_estimate(graph: Graph) -> ArenaEstimate:
     buffers = lifetimes(graph)
     offsets = greedy_plan(buffers)
     peak = max((offsets[b.tensor] + b.size for b in buffers), default=0)
-    live = max((sum(b.size for b in buffers if b.first <= step <= b.last)
-                for step in range(len(graph.ops))), default=0)
+    live = max(
+        (
+            sum(b.size for b in buffers if b.first <= step <= b.last)
+            for step in range(len(graph.ops))
+        ),
+        default=0,
+    )
     overhead = arena_overhead(graph)
     recommended = int((peak + overhead) * (1.0 + ARENA_MARGIN) + 1023) // 1024 * 1024
     largest = max(buffers, key=lambda b: b.size, default=None)

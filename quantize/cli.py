@@ -9,9 +9,13 @@ from quantize.commands import export_c as export_c_command
 from quantize.commands import int8 as int8_command
 from quantize.commands import report as report_command
 
-app = typer.Typer(name="quantize",
-                  help="Full-int8 conversion, float/int8 checks, model reports and C export.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+app = typer.Typer(
+    name="quantize",
+    help="Full-int8 conversion, float/int8 checks, model reports and C export.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 app.command(name="int8")(int8_command.int8)
 app.command(name="check")(check_command.check)
 app.command(name="report")(report_command.report)

@@ -41,21 +41,24 @@ def synthetic_kind(spec: str) -> str | None:
         return None
     kind = spec.partition(":")[2] or "lines"
     if kind not in SYNTHETIC_KINDS:
-        raise QuantizeError(f"unknown synthetic data {spec!r}: use synthetic, synthetic:lines "
-                            "or synthetic:captcha")
+        raise QuantizeError(
+            f"unknown synthetic data {spec!r}: use synthetic, synthetic:lines or synthetic:captcha"
+        )
     return kind
 
 
-def _subsample(images: npt.NDArray[np.uint8], texts: list[str], samples: int | None,
-               seed: int) -> tuple[npt.NDArray[np.uint8], list[str]]:
+def _subsample(
+    images: npt.NDArray[np.uint8], texts: list[str], samples: int | None, seed: int
+) -> tuple[npt.NDArray[np.uint8], list[str]]:
     if samples is None or len(texts) <= samples:
         return images, texts
     rows = np.sort(np.random.default_rng(seed).choice(len(texts), samples, replace=False))
     return images[rows], [texts[i] for i in rows]
 
 
-def _line_folder(folder: Path, charset: str, height: int, width: int) -> tuple[
-        npt.NDArray[np.uint8], list[str], list[str]]:
+def _line_folder(
+    folder: Path, charset: str, height: int, width: int
+) -> tuple[npt.NDArray[np.uint8], list[str], list[str]]:
     from edge_ocr.preprocess import LineShape
     from training.data import DatasetError, load_line_folder
 
@@ -66,8 +69,9 @@ def _line_folder(folder: Path, charset: str, height: int, width: int) -> tuple[
     return line_set.images, line_set.texts, [str(p) for p in line_set.problems]
 
 
-def _char_folder(folder: Path, charset: str, height: int, width: int) -> tuple[
-        npt.NDArray[np.uint8], list[str], list[str]]:
+def _char_folder(
+    folder: Path, charset: str, height: int, width: int
+) -> tuple[npt.NDArray[np.uint8], list[str], list[str]]:
     """Character crops labelled by ``labels.csv`` or by file name (``A.png``, ``A_2.png``)."""
     import cv2
 
@@ -101,19 +105,22 @@ def _char_folder(folder: Path, charset: str, height: int, width: int) -> tuple[
     return np.stack(images), texts, skipped
 
 
-def _synthetic_lines(kind: str, held_out: bool, count: int, seed: int, height: int,
-                     width: int) -> tuple[npt.NDArray[np.uint8], list[str]]:
+def _synthetic_lines(
+    kind: str, held_out: bool, count: int, seed: int, height: int, width: int
+) -> tuple[npt.NDArray[np.uint8], list[str]]:
     from edge_ocr.preprocess import LineShape
     from training.data import generate_line_set
     from training.synth import synthetic_sources
 
-    line_set = generate_line_set(synthetic_sources(kind, held_out).sample, count, seed,
-                                 LineShape(height, width))
+    line_set = generate_line_set(
+        synthetic_sources(kind, held_out).sample, count, seed, LineShape(height, width)
+    )
     return line_set.images, line_set.texts
 
 
-def _synthetic_chars(held_out: bool, count: int, seed: int, charset: str, height: int,
-                     width: int) -> tuple[npt.NDArray[np.uint8], list[str]]:
+def _synthetic_chars(
+    held_out: bool, count: int, seed: int, charset: str, height: int, width: int
+) -> tuple[npt.NDArray[np.uint8], list[str]]:
     """Single characters drawn like a line of one, cropped with a locator's margins."""
     from edge_ocr.preprocess import bin_char
     from training.fonts import FontKind, all_fonts, split_fonts
@@ -123,10 +130,17 @@ def _synthetic_chars(held_out: bool, count: int, seed: int, charset: str, height
     if not drawable:
         raise QuantizeError("the charset has no drawable character for synthetic crops")
     train_fonts, test_fonts = split_fonts(all_fonts())
-    fonts = [f for f in (test_fonts if held_out else train_fonts)
-             if f.kind in (FontKind.TRUETYPE, FontKind.HERSHEY)]
-    synthesizer = LineSynthesizer(fonts, charset, captcha_fraction=0.0,
-                                  kind_weights={FontKind.TRUETYPE: 0.7, FontKind.HERSHEY: 0.3})
+    fonts = [
+        f
+        for f in (test_fonts if held_out else train_fonts)
+        if f.kind in (FontKind.TRUETYPE, FontKind.HERSHEY)
+    ]
+    synthesizer = LineSynthesizer(
+        fonts,
+        charset,
+        captcha_fraction=0.0,
+        kind_weights={FontKind.TRUETYPE: 0.7, FontKind.HERSHEY: 0.3},
+    )
     rng = np.random.default_rng(seed)
     images = np.zeros((count, height, width), dtype=np.uint8)
     texts = []
@@ -138,9 +152,17 @@ def _synthetic_chars(held_out: bool, count: int, seed: int, charset: str, height
     return images, texts
 
 
-def load_images(spec: str, kind: ModelKind, height: int, width: int, charset: str,
-                samples: int | None, seed: int, held_out: bool,
-                labels_needed: bool = True) -> ImageSet:
+def load_images(
+    spec: str,
+    kind: ModelKind,
+    height: int,
+    width: int,
+    charset: str,
+    samples: int | None,
+    seed: int,
+    held_out: bool,
+    labels_needed: bool = True,
+) -> ImageSet:
     """Images for ``kind`` models binned to ``height x width``.
 
     ``spec`` is a labelled folder (``labels.csv`` with ``file,text`` or labels in file names)
@@ -157,24 +179,30 @@ def load_images(spec: str, kind: ModelKind, height: int, width: int, charset: st
         load = _line_folder if kind == "line" else _char_folder
         images, texts, skipped = load(folder, charset, height, width)
         images, texts = _subsample(images, texts, samples, seed)
-        return ImageSet(images, tuple(texts), f"{folder} ({len(texts)} images)",
-                        tuple(skipped))
+        return ImageSet(images, tuple(texts), f"{folder} ({len(texts)} images)", tuple(skipped))
     count = 500 if samples is None else samples
     if count < 1:
         raise QuantizeError("--samples must be at least 1")
     fonts = "held-out fonts" if held_out else "training fonts"
     if kind == "char":
         char_images, chars = _synthetic_chars(held_out, count, seed, charset, height, width)
-        return ImageSet(char_images, tuple(chars),
-                        f"synthetic characters, {fonts}, seed {seed} ({count} images)")
+        return ImageSet(
+            char_images,
+            tuple(chars),
+            f"synthetic characters, {fonts}, seed {seed} ({count} images)",
+        )
     line_images, line_texts = _synthetic_lines(generator, held_out, count, seed, height, width)
     allowed = set(charset)
     keep = [i for i, text in enumerate(line_texts) if not labels_needed or set(text) <= allowed]
     kept = set(keep)
-    unusable = tuple(f"synthetic line {i}: {text!r} has characters outside the charset"
-                     for i, text in enumerate(line_texts) if i not in kept)
+    unusable = tuple(
+        f"synthetic line {i}: {text!r} has characters outside the charset"
+        for i, text in enumerate(line_texts)
+        if i not in kept
+    )
     if not keep:
-        raise QuantizeError("no synthetic line can be spelled with the model's charset; "
-                            "give a labelled folder")
+        raise QuantizeError(
+            "no synthetic line can be spelled with the model's charset; give a labelled folder"
+        )
     description = f"synthetic {generator}, {fonts}, seed {seed} ({len(keep)} images)"
     return ImageSet(line_images[keep], tuple(line_texts[i] for i in keep), description, unusable)

@@ -17,19 +17,103 @@ from quantize.errors import QuantizeError
 
 BYTES_PER_LINE = 12
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-RESERVED = frozenset((
-    "alignas", "alignof", "and", "and_eq", "asm", "auto", "bitand", "bitor", "bool", "break",
-    "case", "catch", "char", "char8_t", "char16_t", "char32_t", "class", "compl", "concept",
-    "const", "consteval", "constexpr", "constinit", "const_cast", "continue", "co_await",
-    "co_return", "co_yield", "decltype", "default", "delete", "do", "double", "dynamic_cast",
-    "else", "enum", "explicit", "export", "extern", "false", "float", "for", "friend", "goto",
-    "if", "inline", "int", "long", "mutable", "namespace", "new", "noexcept", "not", "not_eq",
-    "nullptr", "operator", "or", "or_eq", "private", "protected", "public", "register",
-    "reinterpret_cast", "requires", "restrict", "return", "short", "signed", "sizeof", "static",
-    "static_assert", "static_cast", "struct", "switch", "template", "this", "thread_local",
-    "throw", "true", "try", "typedef", "typeid", "typename", "union", "unsigned", "using",
-    "virtual", "void", "volatile", "wchar_t", "while", "xor", "xor_eq",
-))
+RESERVED = frozenset(
+    (
+        "alignas",
+        "alignof",
+        "and",
+        "and_eq",
+        "asm",
+        "auto",
+        "bitand",
+        "bitor",
+        "bool",
+        "break",
+        "case",
+        "catch",
+        "char",
+        "char8_t",
+        "char16_t",
+        "char32_t",
+        "class",
+        "compl",
+        "concept",
+        "const",
+        "consteval",
+        "constexpr",
+        "constinit",
+        "const_cast",
+        "continue",
+        "co_await",
+        "co_return",
+        "co_yield",
+        "decltype",
+        "default",
+        "delete",
+        "do",
+        "double",
+        "dynamic_cast",
+        "else",
+        "enum",
+        "explicit",
+        "export",
+        "extern",
+        "false",
+        "float",
+        "for",
+        "friend",
+        "goto",
+        "if",
+        "inline",
+        "int",
+        "long",
+        "mutable",
+        "namespace",
+        "new",
+        "noexcept",
+        "not",
+        "not_eq",
+        "nullptr",
+        "operator",
+        "or",
+        "or_eq",
+        "private",
+        "protected",
+        "public",
+        "register",
+        "reinterpret_cast",
+        "requires",
+        "restrict",
+        "return",
+        "short",
+        "signed",
+        "sizeof",
+        "static",
+        "static_assert",
+        "static_cast",
+        "struct",
+        "switch",
+        "template",
+        "this",
+        "thread_local",
+        "throw",
+        "true",
+        "try",
+        "typedef",
+        "typeid",
+        "typename",
+        "union",
+        "unsigned",
+        "using",
+        "virtual",
+        "void",
+        "volatile",
+        "wchar_t",
+        "while",
+        "xor",
+        "xor_eq",
+    )
+)
 """C and C++ keywords; names with a leading ``__`` or ``_`` + capital are refused as well."""
 
 
@@ -43,13 +127,16 @@ class CExport:
 def validate_name(name: str) -> None:
     """NAME becomes ``g_NAME_model_data`` and ``NAME_MODEL_*``: it must be a plain C identifier."""
     if not IDENTIFIER.match(name):
-        raise QuantizeError(f"--name {name!r} is not a C identifier (letters, digits and _, "
-                            "not starting with a digit)")
+        raise QuantizeError(
+            f"--name {name!r} is not a C identifier (letters, digits and _, "
+            "not starting with a digit)"
+        )
     if name in RESERVED:
         raise QuantizeError(f"--name {name!r} is a C or C++ keyword")
     if name.startswith("__") or (name.startswith("_") and name[1:2].isupper()):
-        raise QuantizeError(f"--name {name!r} is reserved for the compiler "
-                            "(leading __, or _ and a capital)")
+        raise QuantizeError(
+            f"--name {name!r} is reserved for the compiler (leading __, or _ and a capital)"
+        )
 
 
 def c_string(text: str) -> str:
@@ -84,8 +171,14 @@ def class_labels(contract: ModelContract) -> list[str]:
     return ["", *labels] if contract.kind == "line" else labels
 
 
-def render_header(name: str, contract: ModelContract, source_name: str, model_bytes: int,
-                  output_shape: tuple[int, ...], arena_bytes: int) -> str:
+def render_header(
+    name: str,
+    contract: ModelContract,
+    source_name: str,
+    model_bytes: int,
+    output_shape: tuple[int, ...],
+    arena_bytes: int,
+) -> str:
     """The C/C++ header: declarations and the contract as macros."""
     prefix = f"{name.upper()}_MODEL"
     guard = f"{name.upper()}_MODEL_DATA_H_"
@@ -196,7 +289,8 @@ def export_c(tflite: Path, name: str, out_dir: Path) -> CExport:
     out_dir.mkdir(parents=True, exist_ok=True)
     header = out_dir / f"{name}_model_data.h"
     source = out_dir / f"{name}_model_data.cc"
-    header.write_text(render_header(name, contract, tflite.name, len(data), output_shape, arena),
-                      encoding="utf-8")
+    header.write_text(
+        render_header(name, contract, tflite.name, len(data), output_shape, arena), encoding="utf-8"
+    )
     source.write_text(render_cc(name, contract, data), encoding="utf-8")
     return CExport(header, source, len(data))

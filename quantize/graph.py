@@ -69,9 +69,21 @@ class Graph:
         return self.tensors[index]
 
 
-DTYPE_BYTES = {"int8": 1, "uint8": 1, "bool": 1, "int16": 2, "float16": 2, "bfloat16": 2,
-               "uint16": 2, "int32": 4, "uint32": 4, "float32": 4, "int64": 8, "uint64": 8,
-               "float64": 8}
+DTYPE_BYTES = {
+    "int8": 1,
+    "uint8": 1,
+    "bool": 1,
+    "int16": 2,
+    "float16": 2,
+    "bfloat16": 2,
+    "uint16": 2,
+    "int32": 4,
+    "uint32": 4,
+    "float32": 4,
+    "int64": 8,
+    "uint64": 8,
+    "float64": 8,
+}
 
 
 @cache
@@ -79,16 +91,20 @@ def _schema() -> Any:
     try:
         from ai_edge_litert import schema_py_generated
     except ImportError as error:
-        raise QuantizeError("reading .tflite files needs ai-edge-litert "
-                            f"(pip install ai-edge-litert): {error}") from None
+        raise QuantizeError(
+            f"reading .tflite files needs ai-edge-litert (pip install ai-edge-litert): {error}"
+        ) from None
     return schema_py_generated
 
 
 @cache
 def _enum_names(enum_class: str) -> dict[int, str]:
     members = vars(getattr(_schema(), enum_class)).items()
-    return {value: name for name, value in members
-            if isinstance(value, int) and not name.startswith("_")}
+    return {
+        value: name
+        for name, value in members
+        if isinstance(value, int) and not name.startswith("_")
+    }
 
 
 def read_flatbuffer(source: Path | bytes) -> bytes:
@@ -112,16 +128,24 @@ def _ints(values: Any) -> tuple[int, ...]:
 def _tensor(index: int, raw: Any, buffers: list[Any]) -> TensorInfo:
     buffer = buffers[raw.buffer] if 0 < raw.buffer < len(buffers) else None
     constant = buffer is not None and (
-        (buffer.data is not None and len(buffer.data) > 0) or buffer.size > 0)
+        (buffer.data is not None and len(buffer.data) > 0) or buffer.size > 0
+    )
     quant = raw.quantization
     scales = quant.scale if quant is not None and quant.scale is not None else ()
     scale = tuple(float(s) for s in scales)
     zero = _ints(quant.zeroPoint) if quant is not None else ()
     name = raw.name.decode("utf-8", "replace") if isinstance(raw.name, bytes) else str(raw.name)
     dtype = _enum_names("TensorType").get(raw.type, f"type{raw.type}").lower()
-    return TensorInfo(index=index, name=name, dtype=dtype, shape=_ints(raw.shape),
-                      constant=constant, variable=bool(raw.isVariable), scale=scale,
-                      zero_point=zero)
+    return TensorInfo(
+        index=index,
+        name=name,
+        dtype=dtype,
+        shape=_ints(raw.shape),
+        constant=constant,
+        variable=bool(raw.isVariable),
+        scale=scale,
+        zero_point=zero,
+    )
 
 
 def _op_name(code: Any) -> str:
@@ -141,8 +165,10 @@ def _parse(data: bytes) -> Graph:
     buffers = list(model.buffers or [])
     codes = [_op_name(c) for c in (model.operatorCodes or [])]
     tensors = tuple(_tensor(i, t, buffers) for i, t in enumerate(main.tensors or []))
-    ops = tuple(OpInfo(i, codes[op.opcodeIndex], _ints(op.inputs), _ints(op.outputs))
-                for i, op in enumerate(main.operators or []))
+    ops = tuple(
+        OpInfo(i, codes[op.opcodeIndex], _ints(op.inputs), _ints(op.outputs))
+        for i, op in enumerate(main.operators or [])
+    )
     for op in ops:
         if any(i >= len(tensors) for i in op.inputs + op.outputs):
             raise ValueError(f"op {op.index} refers to a tensor that does not exist")
@@ -156,8 +182,9 @@ def read_graph(source: Path | bytes) -> Graph:
     try:
         return _parse(data)
     except Exception as error:  # a damaged flatbuffer raises whatever the generated code hits
-        raise QuantizeError(f"{where}: not a readable TFLite model "
-                            f"({type(error).__name__}: {error})") from None
+        raise QuantizeError(
+            f"{where}: not a readable TFLite model ({type(error).__name__}: {error})"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -170,8 +197,10 @@ class Int8Problem:
     tensor: TensorInfo
 
     def __str__(self) -> str:
-        return (f"op {self.op_index} {self.op_name}: {self.role} tensor '{self.tensor.name}' "
-                f"is {self.tensor.dtype}, not int8")
+        return (
+            f"op {self.op_index} {self.op_name}: {self.role} tensor '{self.tensor.name}' "
+            f"is {self.tensor.dtype}, not int8"
+        )
 
 
 def int8_problems(graph: Graph) -> list[Int8Problem]:
@@ -193,8 +222,12 @@ def int8_problems(graph: Graph) -> list[Int8Problem]:
                 continue
             if tensor.constant and tensor.dtype == "int32" and position == bias_at:
                 continue
-            if (tensor.constant and tensor.dtype in ("int32", "int64") and position > 0
-                    and bias_at is None):
+            if (
+                tensor.constant
+                and tensor.dtype in ("int32", "int64")
+                and position > 0
+                and bias_at is None
+            ):
                 continue
             problems.append(Int8Problem(op.index, op.name, f"input {position}", tensor))
         for position, index in enumerate(op.outputs):
@@ -210,5 +243,7 @@ def require_int8(graph: Graph, where: str) -> None:
     problems = int8_problems(graph)
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise QuantizeError(f"{where}: not a full-int8 model: {problems[0]}{more}; "
-                            "convert it with `python -m quantize int8`")
+        raise QuantizeError(
+            f"{where}: not a full-int8 model: {problems[0]}{more}; "
+            "convert it with `python -m quantize int8`"
+        )

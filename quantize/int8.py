@@ -126,10 +126,17 @@ class Int8Export:
     tflite_bytes: int
 
 
-def quantize_keras_file(model_path: Path, calib: str, out: Path, samples: int = 500,
-                        kind: ModelKind | None = None, name: str | None = None,
-                        charset: str = DEFAULT_CHARSET, seed: int = 0,
-                        reject_threshold: float = 0.5) -> Int8Export:
+def quantize_keras_file(
+    model_path: Path,
+    calib: str,
+    out: Path,
+    samples: int = 500,
+    kind: ModelKind | None = None,
+    name: str | None = None,
+    charset: str = DEFAULT_CHARSET,
+    seed: int = 0,
+    reject_threshold: float = 0.5,
+) -> Int8Export:
     """Full-int8 PTQ of a saved Keras recognizer, calibrated on ``calib`` (a labelled folder or
     ``synthetic[:lines|captcha]``), written to ``out`` with its contract beside it.
 
@@ -149,16 +156,37 @@ def quantize_keras_file(model_path: Path, calib: str, out: Path, samples: int = 
     model = load_keras_model(model_path)
     found = geometry(model, str(model_path))
     if kind is not None and kind != found.kind:
-        raise QuantizeError(f"{model_path}: --kind {kind}, but its output shape is that of a "
-                            f"{found.kind} model")
+        raise QuantizeError(
+            f"{model_path}: --kind {kind}, but its output shape is that of a {found.kind} model"
+        )
     check_charset(found, charset, str(model_path))
-    calibration = load_images(calib, found.kind, found.height, found.width, charset, samples, seed,
-                              held_out=False, labels_needed=False)
-    training = {"source_model": model_path.name, "calibration": calibration.description,
-                "calibration_seed": seed}
+    calibration = load_images(
+        calib,
+        found.kind,
+        found.height,
+        found.width,
+        charset,
+        samples,
+        seed,
+        held_out=False,
+        labels_needed=False,
+    )
+    training = {
+        "source_model": model_path.name,
+        "calibration": calibration.description,
+        "calibration_seed": seed,
+    }
     try:
-        contract = export_int8(model, calibration.images, out, name or out.stem, found.kind,
-                               charset, training=training, reject_threshold=reject_threshold)
+        contract = export_int8(
+            model,
+            calibration.images,
+            out,
+            name or out.stem,
+            found.kind,
+            charset,
+            training=training,
+            reject_threshold=reject_threshold,
+        )
     except Exception as error:  # the converter raises its own ConverterError, not a ValueError
         lines = [line for line in str(error).splitlines() if line.strip()]
         detail = lines[-1] if lines else type(error).__name__
@@ -169,5 +197,11 @@ def quantize_keras_file(model_path: Path, calib: str, out: Path, samples: int = 
         out.unlink(missing_ok=True)
         out.with_suffix(".json").unlink(missing_ok=True)
         raise
-    return Int8Export(out, out.with_suffix(".json"), contract, calibration.description,
-                      calibration.skipped, out.stat().st_size)
+    return Int8Export(
+        out,
+        out.with_suffix(".json"),
+        contract,
+        calibration.description,
+        calibration.skipped,
+        out.stat().st_size,
+    )

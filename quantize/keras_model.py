@@ -42,15 +42,18 @@ def geometry(model: Any, where: str) -> Geometry:
     input_shape = tuple(model.input_shape)
     output_shape = tuple(model.output_shape)
     if len(input_shape) != 4 or input_shape[3] != 1 or None in input_shape[1:]:
-        raise QuantizeError(f"{where}: expected a (batch, height, width, 1) greyscale input, "
-                            f"got {input_shape}")
+        raise QuantizeError(
+            f"{where}: expected a (batch, height, width, 1) greyscale input, got {input_shape}"
+        )
     height, width = int(input_shape[1]), int(input_shape[2])
     if len(output_shape) == 4 and output_shape[1] == 1:
         return Geometry("line", height, width, int(output_shape[3]))
     if len(output_shape) == 2:
         return Geometry("char", height, width, int(output_shape[1]))
-    raise QuantizeError(f"{where}: output {output_shape} is neither a line model's "
-                        "(batch, 1, steps, classes) nor a char model's (batch, classes)")
+    raise QuantizeError(
+        f"{where}: output {output_shape} is neither a line model's "
+        "(batch, 1, steps, classes) nor a char model's (batch, classes)"
+    )
 
 
 def check_charset(found: Geometry, charset: str, where: str) -> None:
@@ -62,6 +65,8 @@ def check_charset(found: Geometry, charset: str, where: str) -> None:
     expected = len(charset) + (1 if found.kind == "line" else 0)
     if found.classes != expected:
         blank = " plus the CTC blank" if found.kind == "line" else ""
-        raise QuantizeError(f"{where}: the model has {found.classes} output classes but the "
-                            f"charset has {len(charset)} characters{blank} ({expected}); pass "
-                            "the --charset it was trained with")
+        raise QuantizeError(
+            f"{where}: the model has {found.classes} output classes but the "
+            f"charset has {len(charset)} characters{blank} ({expected}); pass "
+            "the --charset it was trained with"
+        )

@@ -34,8 +34,15 @@ class Latency:
     error: str = ""
 
 
-def measure_latency(model: Path | bytes, accel: str, batch: int, repeats: int = 30, warmup: int = 3,
-                    threads: int = 1, seed: int = 0) -> Latency:
+def measure_latency(
+    model: Path | bytes,
+    accel: str,
+    batch: int,
+    repeats: int = 30,
+    warmup: int = 3,
+    threads: int = 1,
+    seed: int = 0,
+) -> Latency:
     """Median wall time of ``runner.run`` (set input, invoke, get output) on random input."""
     if batch < 1 or repeats < 1 or warmup < 0:
         raise QuantizeError("batch and repeats must be at least 1, warm-up at least 0")

@@ -72,8 +72,9 @@ class ParityResult:
         data = asdict(self)
         data["drop_points"] = round(self.drop_points, 4)
         data["passed"] = self.passed
-        data["classes"] = [{**asdict(c), "delta_points": round(c.delta_points, 4)}
-                           for c in self.classes]
+        data["classes"] = [
+            {**asdict(c), "delta_points": round(c.delta_points, 4)} for c in self.classes
+        ]
         return data
 
 
@@ -114,8 +115,9 @@ def int8_reads(tflite: Path, images: npt.NDArray[np.uint8]) -> tuple[list[str], 
     return reads, contract
 
 
-def class_deltas(truths: list[str], float_read: list[str],
-                 int8_read: list[str]) -> tuple[ClassDelta, ...]:
+def class_deltas(
+    truths: list[str], float_read: list[str], int8_read: list[str]
+) -> tuple[ClassDelta, ...]:
     """Per-character accuracies, largest int8 loss first."""
     from training.metrics import edit_operations
 
@@ -132,13 +134,22 @@ def class_deltas(truths: list[str], float_read: list[str],
         for char in truth:
             totals[char] = totals.get(char, 0) + 1
     float_hits, int8_hits = hits(float_read), hits(int8_read)
-    deltas = [ClassDelta(c, n, float_hits.get(c, 0) / n, int8_hits.get(c, 0) / n)
-              for c, n in totals.items()]
+    deltas = [
+        ClassDelta(c, n, float_hits.get(c, 0) / n, int8_hits.get(c, 0) / n)
+        for c, n in totals.items()
+    ]
     return tuple(sorted(deltas, key=lambda d: (d.delta_points, -d.count, d.char)))
 
 
-def compare(truths: list[str], float_read: list[str], int8_read: list[str], kind: str, data: str,
-            max_drop_points: float, keep_disagreements: int = 10) -> ParityResult:
+def compare(
+    truths: list[str],
+    float_read: list[str],
+    int8_read: list[str],
+    kind: str,
+    data: str,
+    max_drop_points: float,
+    keep_disagreements: int = 10,
+) -> ParityResult:
     """Scores of both sides, their agreement and per-character deltas."""
     from training.metrics import score_lines
 
@@ -148,18 +159,28 @@ def compare(truths: list[str], float_read: list[str], int8_read: list[str], kind
     rows = zip(truths, float_read, int8_read, strict=True)
     disagreements = tuple(Disagreement(t, f, i) for t, f, i in rows if f != i)[:keep_disagreements]
     return ParityResult(
-        kind=kind, data=data, samples=len(truths),
+        kind=kind,
+        data=data,
+        samples=len(truths),
         float_exact=float(float_score["exact_accuracy"]),  # type: ignore[arg-type]
         int8_exact=float(int8_score["exact_accuracy"]),  # type: ignore[arg-type]
         float_cer=float(float_score["cer"]),  # type: ignore[arg-type]
         int8_cer=float(int8_score["cer"]),  # type: ignore[arg-type]
-        agreement=agreement, max_drop_points=max_drop_points,
-        classes=class_deltas(truths, float_read, int8_read), disagreements=disagreements,
+        agreement=agreement,
+        max_drop_points=max_drop_points,
+        classes=class_deltas(truths, float_read, int8_read),
+        disagreements=disagreements,
     )
 
 
-def check_models(float_path: Path, int8_path: Path, data: str, samples: int | None = None,
-                 max_drop_points: float = 0.5, seed: int = 1) -> ParityResult:
+def check_models(
+    float_path: Path,
+    int8_path: Path,
+    data: str,
+    samples: int | None = None,
+    max_drop_points: float = 0.5,
+    seed: int = 1,
+) -> ParityResult:
     """Load both models, check they are the same recognizer, read ``data`` with both, compare.
 
     ``data`` is a labelled folder or ``synthetic[:lines|captcha]`` (held-out fonts, ``seed``).
@@ -180,21 +201,40 @@ def check_models(float_path: Path, int8_path: Path, data: str, samples: int | No
     model = load_keras_model(float_path)
     found = geometry(model, str(float_path))
     if (found.kind, found.height, found.width, found.classes) != (
-            contract.kind, contract.input_height, contract.input_width, contract.num_classes):
+        contract.kind,
+        contract.input_height,
+        contract.input_width,
+        contract.num_classes,
+    ):
         raise QuantizeError(
             f"{float_path} is a {found.kind} model for {found.height}x{found.width} with "
             f"{found.classes} classes, but {int8_path.name}'s contract says {contract.kind}, "
             f"{contract.input_height}x{contract.input_width}, {contract.num_classes} classes: "
-            "not the same model")
-    images: ImageSet = load_images(data, contract.kind, contract.input_height, contract.input_width,
-                                   contract.charset, samples, seed, held_out=True)
+            "not the same model"
+        )
+    images: ImageSet = load_images(
+        data,
+        contract.kind,
+        contract.input_height,
+        contract.input_width,
+        contract.charset,
+        samples,
+        seed,
+        held_out=True,
+    )
     try:
         int8_read, _ = int8_reads(int8_path, images.images)
     except ModelError as error:
         raise QuantizeError(str(error)) from None
     float_read = float_reads(model, images.images, contract.kind, contract.charset)
-    return compare(list(images.texts), float_read, int8_read, contract.kind, images.description,
-                   max_drop_points)
+    return compare(
+        list(images.texts),
+        float_read,
+        int8_read,
+        contract.kind,
+        images.description,
+        max_drop_points,
+    )
 
 
 def format_result(result: ParityResult, top_classes: int = 8) -> list[str]:
@@ -209,12 +249,16 @@ def format_result(result: ParityResult, top_classes: int = 8) -> list[str]:
     worst = [c for c in result.classes if c.delta_points < 0][:top_classes]
     if worst:
         lines.append("per character, largest int8 losses (float -> int8 accuracy):")
-        lines += [f"  {c.char!r:<6} {c.float_accuracy:7.2%} -> {c.int8_accuracy:7.2%}  "
-                  f"({c.delta_points:+.1f}, n={c.count})" for c in worst]
+        lines += [
+            f"  {c.char!r:<6} {c.float_accuracy:7.2%} -> {c.int8_accuracy:7.2%}  "
+            f"({c.delta_points:+.1f}, n={c.count})"
+            for c in worst
+        ]
     else:
         lines.append("per character: no character is read worse by int8")
     if result.disagreements:
         lines.append("first disagreements (truth | float | int8):")
-        lines += [f"  {d.truth!r} | {d.float_read!r} | {d.int8_read!r}"
-                  for d in result.disagreements[:5]]
+        lines += [
+            f"  {d.truth!r} | {d.float_read!r} | {d.int8_read!r}" for d in result.disagreements[:5]
+        ]
     return lines

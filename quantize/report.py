@@ -98,14 +98,24 @@ def _io(graph: Graph, index: int) -> IoReport:
     return IoReport(tensor.name, tensor.dtype, tensor.shape, scale, zero_point)
 
 
-def build_report(path: Path, latency: bool = True, batch: int = 16, repeats: int = 30,
-                 warmup: int = 3, threads: int = 1) -> ModelReport:
+def build_report(
+    path: Path,
+    latency: bool = True,
+    batch: int = 16,
+    repeats: int = 30,
+    warmup: int = 3,
+    threads: int = 1,
+) -> ModelReport:
     """Size, parameters, ops with their tensor types, int8 problems, arena, MACs and latency."""
     graph = read_graph(path)
     ops = tuple(
-        OpReport(op.index, op.name,
-                 tuple(TensorRef.of(graph.tensor(i)) for i in op.inputs if i >= 0),
-                 tuple(TensorRef.of(graph.tensor(i)) for i in op.outputs), op_macs(graph, op))
+        OpReport(
+            op.index,
+            op.name,
+            tuple(TensorRef.of(graph.tensor(i)) for i in op.inputs if i >= 0),
+            tuple(TensorRef.of(graph.tensor(i)) for i in op.outputs),
+            op_macs(graph, op),
+        )
         for op in graph.ops
     )
     counts: dict[str, int] = {}
@@ -115,15 +125,26 @@ def build_report(path: Path, latency: bool = True, batch: int = 16, repeats: int
     timings: list[Latency] = []
     if latency:
         data = path.read_bytes()
-        timings = [measure_latency(data, accel, size, repeats, warmup, threads)
-                   for accel in LATENCY_ACCELS for size in dict.fromkeys((1, batch))]
+        timings = [
+            measure_latency(data, accel, size, repeats, warmup, threads)
+            for accel in LATENCY_ACCELS
+            for size in dict.fromkeys((1, batch))
+        ]
     return ModelReport(
-        path=str(path), file_bytes=path.stat().st_size, sha256=file_sha256(path),
-        parameters=parameter_count(graph), constant_bytes=constant_bytes(graph),
-        macs=total_macs(graph), inputs=tuple(_io(graph, i) for i in graph.inputs),
-        outputs=tuple(_io(graph, o) for o in graph.outputs), ops=ops, op_counts=counts,
-        problems=tuple(str(p) for p in problems), arena=arena_estimate(graph),
-        latency=tuple(timings), subgraphs=graph.subgraphs,
+        path=str(path),
+        file_bytes=path.stat().st_size,
+        sha256=file_sha256(path),
+        parameters=parameter_count(graph),
+        constant_bytes=constant_bytes(graph),
+        macs=total_macs(graph),
+        inputs=tuple(_io(graph, i) for i in graph.inputs),
+        outputs=tuple(_io(graph, o) for o in graph.outputs),
+        ops=ops,
+        op_counts=counts,
+        problems=tuple(str(p) for p in problems),
+        arena=arena_estimate(graph),
+        latency=tuple(timings),
+        subgraphs=graph.subgraphs,
     )
 
 
@@ -140,10 +161,12 @@ def format_report(report: ModelReport) -> list[str]:
         f"parameters   {report.parameters} ({_kib(report.constant_bytes)} of constants)",
         f"MACs         {report.macs:,} per inference (batch 1; conv, depthwise, fully-connected)",
     ]
-    lines += [f"{label:<12} {io.name} {io.dtype}{list(io.shape)} scale {io.scale:.6g} "
-              f"zero point {io.zero_point}"
-              for label, tensors in (("input", report.inputs), ("output", report.outputs))
-              for io in tensors]
+    lines += [
+        f"{label:<12} {io.name} {io.dtype}{list(io.shape)} scale {io.scale:.6g} "
+        f"zero point {io.zero_point}"
+        for label, tensors in (("input", report.inputs), ("output", report.outputs))
+        for io in tensors
+    ]
     counts = ", ".join(f"{name} x{n}" for name, n in sorted(report.op_counts.items()))
     lines.append(f"ops          {len(report.ops)}: {counts}")
     for op in report.ops:
@@ -161,17 +184,21 @@ def format_report(report: ModelReport) -> list[str]:
     for timing in report.latency:
         label = "XNNPACK" if timing.accel == "cpu" else "built-in kernels, no XNNPACK"
         if timing.error:
-            lines.append(f"latency      batch {timing.batch:>3}, {label}: not measured "
-                         f"({timing.error})")
+            lines.append(
+                f"latency      batch {timing.batch:>3}, {label}: not measured ({timing.error})"
+            )
         else:
-            lines.append(f"latency      batch {timing.batch:>3}, {label}, {timing.threads} thread: "
-                         f"{timing.median_ms:.3f} ms median ({timing.per_image_ms:.3f} ms/image, "
-                         f"{timing.repeats} repeats)")
+            lines.append(
+                f"latency      batch {timing.batch:>3}, {label}, {timing.threads} thread: "
+                f"{timing.median_ms:.3f} ms median ({timing.per_image_ms:.3f} ms/image, "
+                f"{timing.repeats} repeats)"
+            )
     if report.subgraphs > 1:
         lines.append(f"note         {report.subgraphs} subgraphs: only the main one is listed")
     if report.full_int8:
-        lines.append("int8         every op is int8 (int32 conv biases and integer parameters "
-                     "aside)")
+        lines.append(
+            "int8         every op is int8 (int32 conv biases and integer parameters aside)"
+        )
     else:
         lines.append(f"int8         {len(report.problems)} problem(s):")
         lines += [f"  {problem}" for problem in report.problems]

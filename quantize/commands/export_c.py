@@ -11,12 +11,22 @@ from quantize.commands.common import fail
 
 
 def export_c(
-    model: Annotated[Path, typer.Argument(help="The int8 .tflite (its .json contract beside it).",
-                                          show_default=False)],
-    name: Annotated[str, typer.Option(
-        "--name", help="C identifier: g_NAME_model_data, NAME_MODEL_*.", show_default=False)],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for NAME_model_data.h and .cc.",
-                                      show_default=False)],
+    model: Annotated[
+        Path,
+        typer.Argument(help="The int8 .tflite (its .json contract beside it).", show_default=False),
+    ],
+    name: Annotated[
+        str,
+        typer.Option(
+            "--name", help="C identifier: g_NAME_model_data, NAME_MODEL_*.", show_default=False
+        ),
+    ],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", "-o", help="Folder for NAME_model_data.h and .cc.", show_default=False
+        ),
+    ],
 ) -> None:
     """Write NAME_model_data.h/.cc with the model and its contract for TensorFlow Lite Micro.
 

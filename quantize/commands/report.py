@@ -15,10 +15,15 @@ def report(
     model: Annotated[Path, typer.Argument(help="The .tflite to examine.", show_default=False)],
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     batch: Annotated[int, typer.Option("--batch", min=1, help="The larger batch to time.")] = 16,
-    repeats: Annotated[int, typer.Option("--repeats", min=1, help="Timed calls per configuration "
-                                         "(after 3 warm-up calls).")] = 30,
-    latency: Annotated[bool, typer.Option("--latency/--no-latency",
-                                          help="Measure latency.")] = True,
+    repeats: Annotated[
+        int,
+        typer.Option(
+            "--repeats", min=1, help="Timed calls per configuration (after 3 warm-up calls)."
+        ),
+    ] = 30,
+    latency: Annotated[
+        bool, typer.Option("--latency/--no-latency", help="Measure latency.")
+    ] = True,
 ) -> None:
     """Report size, parameters, ops, int8 audit, arena estimate, MACs and latency of a .tflite.
 
