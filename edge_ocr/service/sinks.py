@@ -24,6 +24,7 @@ import io
 import json
 import logging
 import os
+import re
 import sys
 import threading
 import time
@@ -372,7 +373,9 @@ def _serial_problems(table: Mapping[str, Any]) -> list[tuple[str, str]]:
     try:
         SinkOptions.from_mapping(rest, where="serial sink")
     except ValueError as error:
-        found.append(("", str(error).removeprefix("serial sink: ")))
+        message = str(error).removeprefix("serial sink: ")
+        named = [key for key in rest if re.search(rf"\b{re.escape(key)}\b", message)]
+        found.append((named[0] if named else "", message))
     return found
 
 

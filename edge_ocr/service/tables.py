@@ -223,6 +223,7 @@ def build(
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     settable = [name for name in fields if name not in (extra or {})]
     values: dict[str, Any] = dict(extra or {})
+    failed: set[str] = set()
     before = len(problems.items)
     for name, value in table.items():
         if name in skip:
@@ -231,21 +232,44 @@ def build(
             unknown_key(key, name, settable, problems)
             continue
         ok, converted = _convert(hints[name], value, join(key, name), problems)
-        if ok:
-            values[name] = converted
+        values[name] = converted
+        if not ok:
+            failed.add(name)
+            del values[name]
     for name, field in fields.items():
         required = (
             field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
         )
-        if required and name not in values and name not in table:
+        if name in values or not (required or name in failed):
+            continue
+        if name not in failed:
             problems.add(join(key, name), "is required")
+            failed.add(name)
+        if required:  # a stand-in, only so the other fields' range checks can still run
+            values[name] = _neutral(hints[name])
+    instance = cls(**values)
+    _range_problems(instance, key, failed, problems)
     if len(problems.items) > before:
         return None
-    instance = cls(**values)
+    return instance
+
+
+def _range_problems(instance: Any, key: str, failed: set[str], problems: Problems) -> None:
+    """The instance's own ``problems()``, except for fields already reported."""
     check = getattr(instance, "problems", None)
     if check is not None:
         for name, message in check():
-            problems.add(join(key, name) if name else key, message)
-        if len(problems.items) > before:
-            return None
-    return instance
+            if name not in failed:
+                problems.add(join(key, name) if name else key, message)
+
+
+def _neutral(kind: Any) -> Any:
+    """An empty value of a field type (for range checks after a missing required field)."""
+    origin = typing.get_origin(kind)
+    if origin is tuple:
+        return ()
+    if origin is dict:
+        return {}
+    if dataclasses.is_dataclass(kind) and isinstance(kind, type):
+        return kind()
+    return {bool: False, int: 0, float: 0.0, str: "", Path: Path()}.get(kind)

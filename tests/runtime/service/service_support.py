@@ -225,3 +225,61 @@ class NotifySocket:
         self.sock.close()
 
 
+
+
+class TcpFirmware:
+    """Firmware at the other end of a ``tcp:`` serial-sink link: ACKs every READ and HELLO.
+
+    Uses only firmware_bridge's public codec, like a real microcontroller would.
+    """
+
+    def __init__(self) -> None:
+        self.items: list[int] = []
+        self.lock = threading.Lock()
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self._server.settimeout(0.05)
+        self.port = int(self._server.getsockname()[1])
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        from firmware_bridge import Ack, FrameParser, Hello, Read, decode_message, encode_message
+
+        seq = 0
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            conn.settimeout(0.05)
+            parser = FrameParser()
+            while not self._stop.is_set():
+                try:
+                    data = conn.recv(4096)
+                except TimeoutError:
+                    continue
+                except OSError:
+                    break
+                if not data:
+                    break
+                for frame in parser.feed(data):
+                    message = decode_message(frame)
+                    if isinstance(message, Read):
+                        with self.lock:
+                            self.items.append(message.item_id)
+                    if isinstance(message, Read | Hello):
+                        seq = (seq + 1) & 0xFFFF
+                        conn.sendall(encode_message(Ack(frame.seq), seq))
+            conn.close()
+
+    def received(self) -> list[int]:
+        with self.lock:
+            return list(self.items)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self._server.close()
