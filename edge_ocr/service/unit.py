@@ -71,6 +71,8 @@ ExecStart={options.exec_start} serve --config {options.config}
 ExecReload=/bin/kill -HUP $MAINPID
 Restart=on-failure
 RestartSec=5s
+# Exit status 78 (EX_CONFIG): an invalid config fails the same way every time; do not loop.
+RestartPreventExitStatus=78
 # The processing loop pings every WatchdogSec/2; a stuck loop is killed and restarted.
 WatchdogSec={options.watchdog_s}s
 TimeoutStartSec=2min
