@@ -8,6 +8,7 @@ threshold), so a difference is the quantization's and nothing else's.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,9 @@ from quantize.data import ImageSet
 from quantize.errors import QuantizeError
 
 BATCH = 256
+SYNTHETIC_CHECK_SAMPLES = 2000
+"""Default size of a synthetic check set: with fewer lines the 95% interval of the drop of a
+real model (~10% of reads differ) is several times the 0.5-point tolerance."""
 
 
 @dataclass(frozen=True)
@@ -59,10 +63,26 @@ class ParityResult:
     max_drop_points: float
     classes: tuple[ClassDelta, ...]
     disagreements: tuple[Disagreement, ...]
+    float_only_right: int
+    """Lines float reads right and int8 wrong (the discordant pairs behind the drop)."""
+    int8_only_right: int
 
     @property
     def drop_points(self) -> float:
         return (self.float_exact - self.int8_exact) * 100.0
+
+    @property
+    def drop_margin_points(self) -> float:
+        """Half-width of the 95% interval of the drop (paired, as McNemar's test): how far the
+        measured drop may be from the true one on data like this. Only lines that one model
+        reads right and the other wrong carry information, so a small set cannot resolve a
+        0.5-point tolerance."""
+        n = self.samples
+        if n == 0:
+            return 0.0
+        b, c = self.float_only_right, self.int8_only_right
+        variance = max(b + c - (b - c) ** 2 / n, 0.0)
+        return 1.96 * math.sqrt(variance) / n * 100.0
 
     @property
     def passed(self) -> bool:
@@ -71,6 +91,7 @@ class ParityResult:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["drop_points"] = round(self.drop_points, 4)
+        data["drop_margin_points"] = round(self.drop_margin_points, 4)
         data["passed"] = self.passed
         data["classes"] = [
             {**asdict(c), "delta_points": round(c.delta_points, 4)} for c in self.classes
@@ -156,8 +177,10 @@ def compare(
     float_score = score_lines(truths, float_read)
     int8_score = score_lines(truths, int8_read)
     agreement = float(np.mean([a == b for a, b in zip(float_read, int8_read, strict=True)]))
-    rows = zip(truths, float_read, int8_read, strict=True)
+    rows = list(zip(truths, float_read, int8_read, strict=True))
     disagreements = tuple(Disagreement(t, f, i) for t, f, i in rows if f != i)[:keep_disagreements]
+    float_only = sum(f == t != i for t, f, i in rows)
+    int8_only = sum(i == t != f for t, f, i in rows)
     return ParityResult(
         kind=kind,
         data=data,
@@ -170,6 +193,8 @@ def compare(
         max_drop_points=max_drop_points,
         classes=class_deltas(truths, float_read, int8_read),
         disagreements=disagreements,
+        float_only_right=float_only,
+        int8_only_right=int8_only,
     )
 
 
@@ -187,7 +212,7 @@ def check_models(
     """
     from edge_ocr.contract import load_contract
     from edge_ocr.model import resolve_model
-    from quantize.data import load_images
+    from quantize.data import load_images, synthetic_kind
     from quantize.graph import read_graph, require_int8
     from quantize.keras_model import geometry, load_keras_model
 
@@ -212,6 +237,8 @@ def check_models(
             f"{contract.input_height}x{contract.input_width}, {contract.num_classes} classes: "
             "not the same model"
         )
+    if samples is None and synthetic_kind(data) is not None:
+        samples = SYNTHETIC_CHECK_SAMPLES
     images: ImageSet = load_images(
         data,
         contract.kind,
@@ -242,10 +269,18 @@ def format_result(result: ParityResult, top_classes: int = 8) -> list[str]:
     lines = [
         f"data         {result.data}, {result.kind} model",
         f"exact        float {result.float_exact:.2%}   int8 {result.int8_exact:.2%}   "
-        f"drop {result.drop_points:.2f} points (allowed {result.max_drop_points:g})",
+        f"drop {result.drop_points:.2f} ± {result.drop_margin_points:.2f} points "
+        f"(95% interval; allowed {result.max_drop_points:g})",
         f"CER          float {result.float_cer:.4f}   int8 {result.int8_cer:.4f}",
-        f"agreement    {result.agreement:.2%} of reads identical",
+        f"agreement    {result.agreement:.2%} of reads identical; {result.float_only_right} "
+        f"lines only float reads right, {result.int8_only_right} only int8",
     ]
+    if result.drop_margin_points > result.max_drop_points:
+        lines.append(
+            f"note         {result.samples} lines cannot resolve a "
+            f"{result.max_drop_points:g}-point tolerance (the interval is wider): check on more "
+            "--samples"
+        )
     worst = [c for c in result.classes if c.delta_points < 0][:top_classes]
     if worst:
         lines.append("per character, largest int8 losses (float -> int8 accuracy):")

@@ -30,7 +30,7 @@ DataOption = Annotated[
 SamplesOption = Annotated[
     int | None,
     typer.Option(
-        "--samples", min=1, help="Images to use [default: all of a folder, 500 synthetic]."
+        "--samples", min=1, help="Images to use [default: all of a folder, 2000 synthetic]."
     ),
 ]
 MaxDropOption = Annotated[

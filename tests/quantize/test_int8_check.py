@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from quantize_support import DIGITS, SHAPE, Tiny
 from typer.testing import CliRunner
 
@@ -102,7 +103,7 @@ def test_per_character_deltas_come_from_alignments() -> None:
 def test_the_gate_is_on_exact_accuracy_points() -> None:
     truths = ["11", "22", "33", "44"]
     result = compare(truths, truths, ["11", "22", "33", "40"], "line", "unit", 25.0)
-    assert result.drop_points == 25.0 and result.passed
+    assert result.drop_points == pytest.approx(25.0) and result.passed
     assert result.agreement == 0.75
     stricter = compare(truths, truths, ["11", "22", "33", "40"], "line", "unit", 24.9)
     assert not stricter.passed
@@ -134,3 +135,19 @@ def test_int8_calibrates_on_synthetic_lines(tiny: Tiny, tmp_path: Path) -> None:
     assert contract.name == "digits" and contract.reject_threshold == 0.3
     assert contract.training["calibration"].startswith("synthetic lines, training fonts")
     assert contract.training["calibration_images"] == 40
+
+
+def test_the_drop_comes_with_its_paired_interval() -> None:
+    truths = [f"{i:03d}" for i in range(100)]
+    float_read = list(truths)
+    int8_read = list(truths)
+    for i in range(6):  # 6 lines only float reads right, 2 only int8
+        int8_read[i] = "x"
+    for i in range(6, 8):
+        float_read[i] = "x"
+    result = compare(truths, float_read, int8_read, "line", "unit", 0.5)
+    assert (result.float_only_right, result.int8_only_right) == (6, 2)
+    assert result.drop_points == pytest.approx(4.0)
+    # 1.96 * sqrt(b + c - (b - c)^2 / n) / n, in points
+    assert abs(result.drop_margin_points - 196 * (8 - 16 / 100) ** 0.5 / 100) < 1e-9
+    assert result.to_dict()["drop_margin_points"] == round(result.drop_margin_points, 4)
