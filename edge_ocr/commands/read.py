@@ -46,6 +46,7 @@ def read(
     """
     import cv2
 
+    from edge_ocr.charmode import CharRecognizer
     from edge_ocr.contract import ModelError
     from edge_ocr.model import load_model
     from edge_ocr.recognize import LineRecognizer
@@ -53,7 +54,9 @@ def read(
     setup_logging(verbose)
     try:
         loaded = load_model(model, accel=accel, threads=threads)
-        recognizer = LineRecognizer(loaded)
+        recognizer: LineRecognizer | CharRecognizer = (
+            CharRecognizer(loaded) if loaded.contract.kind == "char" else LineRecognizer(loaded)
+        )
     except ModelError as error:
         fail(str(error))
     failures = 0

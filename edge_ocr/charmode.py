@@ -1,0 +1,116 @@
+"""Per-character recognition of line crops: segment, bin each character, one batched call.
+
+The result has the same types as line mode (``LineRead`` of ``CharRead``), so ``edge-ocr read``
+prints the same JSON whichever kind of model is loaded. A character whose top probability is
+under the contract's ``reject_threshold`` reads as '?' and is flagged, not guessed. Word spaces
+come from the gaps the segmenter measured; they carry confidence 1.0 because no classifier
+decided them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from edge_ocr.contract import ModelError
+from edge_ocr.model import LoadedModel
+from edge_ocr.preprocess import bin_char
+from edge_ocr.recognize import REJECT_MARK, CharRead, LineRead, dequantize_output, input_lookup
+from edge_ocr.segment import SegmentConfig, Segmentation, char_crops, segment_line
+from edge_ocr.types import BinnedLine, FloatArray, LineCrop
+
+BATCH_STEP = 16
+"""Batches are padded to a multiple of this, so the interpreter is not re-allocated for every
+new character count."""
+
+
+class CharRecognizer:
+    """Reads line crops (or single-character crops) with a per-character classifier."""
+
+    def __init__(
+        self,
+        model: LoadedModel,
+        reject_threshold: float | None = None,
+        segment: SegmentConfig | None = None,
+    ) -> None:
+        if model.contract.kind != "char":
+            raise ModelError(
+                f"{model.path}: a {model.contract.kind} model cannot classify single characters"
+            )
+        self.model = model
+        self.height = model.contract.input_height
+        self.width = model.contract.input_width
+        self.charset = model.contract.charset
+        self.segment_config = segment or SegmentConfig()
+        self.reject_threshold = (
+            model.contract.reject_threshold if reject_threshold is None else reject_threshold
+        )
+        self._lookup = input_lookup(model)
+
+    def bin(self, char_crop: LineCrop) -> BinnedLine:
+        return bin_char(char_crop, self.height, self.width)
+
+    def probabilities(self, binned: npt.NDArray[np.uint8]) -> FloatArray:
+        """``N x C`` class probabilities of a stack of binned characters, in one call."""
+        if binned.ndim != 3 or binned.shape[1:] != (self.height, self.width):
+            raise ValueError(f"expected N x {self.height} x {self.width} binned characters")
+        count = binned.shape[0]
+        if count == 0:
+            return np.zeros((0, len(self.charset)), np.float32)
+        padded = math.ceil(count / BATCH_STEP) * BATCH_STEP
+        batch = np.zeros((padded, self.height, self.width), dtype=np.uint8)
+        batch[:count] = binned
+        raw = self.model.runner.run(self._lookup[batch][..., np.newaxis])
+        probabilities = dequantize_output(self.model, raw).reshape(padded, -1)
+        return probabilities[:count]
+
+    def classify_binned(self, binned: npt.NDArray[np.uint8]) -> list[CharRead]:
+        probabilities = self.probabilities(binned)
+        best = probabilities.argmax(axis=1)
+        reads = []
+        for index, row in zip(best, probabilities, strict=True):
+            confidence = float(row[index])
+            reads.append(
+                CharRead(self.charset[int(index)], confidence, confidence < self.reject_threshold)
+            )
+        return reads
+
+    def classify(self, char_crops_: Sequence[LineCrop]) -> list[CharRead]:
+        """One read per single-character crop, all in one interpreter call."""
+        if not char_crops_:
+            return []
+        return self.classify_binned(np.stack([self.bin(c) for c in char_crops_]))
+
+    def segment(self, crop: LineCrop) -> Segmentation:
+        return segment_line(crop, self.segment_config)
+
+    def read(self, crops: Sequence[LineCrop]) -> list[LineRead]:
+        """Segment every line crop, then classify all their characters in one call."""
+        return self.read_segmented([self.segment(c) for c in crops])
+
+    def read_segmented(self, segmentations: Sequence[Segmentation]) -> list[LineRead]:
+        cuts = [char_crops(s, self.segment_config) for s in segmentations]
+        flat = [c for line in cuts for c in line]
+        reads = self.classify(flat)
+        lines: list[LineRead] = []
+        start = 0
+        for segmentation, line in zip(segmentations, cuts, strict=True):
+            lines.append(self._line(segmentation, reads[start : start + len(line)]))
+            start += len(line)
+        return lines
+
+    def _line(self, segmentation: Segmentation, reads: list[CharRead]) -> LineRead:
+        """Text with spaces where the segmenter found word gaps; the line's confidence is the
+        product of its characters' (0 when nothing was found to read)."""
+        spaces = set(segmentation.spaces) if " " not in self.charset else set()
+        chars: list[CharRead] = []
+        for index, read in enumerate(reads):
+            if index in spaces:
+                chars.append(CharRead(" ", 1.0, False))
+            chars.append(read)
+        text = "".join(REJECT_MARK if c.rejected else c.char for c in chars)
+        confidence = float(np.prod([c.confidence for c in reads])) if reads else 0.0
+        return LineRead(text, confidence, tuple(chars))

@@ -1,0 +1,472 @@
+"""Character segmentation of a line crop: numpy and OpenCV only, so it runs on the device.
+
+Connected components find the ink; components are grouped into characters (a colon's two dots,
+the separate dots of a dot-matrix character, a stroke broken by a weak print), and a group too
+wide for one character (touching characters from a tight printer or negative tracking) is split
+at the valleys of its column profile. Boxes come back in reading order, with the text band (the
+rows from cap height to baseline), which is what per-character recognition cuts each character
+with: a full-band cut keeps '.', '-' and ':' apart by their height in the line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from edge_ocr.preprocess import MIN_CONTRAST, to_gray
+from edge_ocr.render import Box
+from edge_ocr.types import LineCrop
+import itertools
+
+
+LOCAL_CONTRAST_FLOOR = 0.4
+"""Local contrast is equalised up to 1 / this: weaker print than that stays weaker."""
+
+
+@dataclass(frozen=True)
+class SegmentConfig:
+    """Thresholds of the segmenter, as fractions of the text band height ``H``."""
+
+    band_row_fraction: float = 0.12
+    """Rows whose ink count reaches this fraction of the busiest row belong to the text band."""
+    speck_area: float = 0.004
+    """Components smaller than this times ``H**2`` are noise (a dot-matrix dot is ~0.006 H**2)."""
+    dot_size: float = 0.3
+    """Components at most this tall and wide count as dots; mostly dots means dot-matrix print."""
+    dot_column_gap: float = 0.35
+    """Slack, in dot pitches, on the gap between two dot columns of one character."""
+    dot_char_slack: float = 0.9
+    """Slack, in dot pitches, on the width of a 5-column character (bold prints double each dot
+    0.35 pitch to the right; dots jitter)."""
+    stack_overlap: float = 0.5
+    """Components whose column ranges share this fraction of the narrower one are one glyph."""
+    max_width: float = 2.0
+    """A glyph group wider than this times ``H`` holds touching characters and is split."""
+    split_valley: float = 0.45
+    """A cut needs a column-profile valley under this fraction of the group's median column."""
+    space_gap: float = 0.5
+    """A gap between characters wider than this times ``H`` (and than 2.2x the typical gap) is a
+    word space."""
+    crop_margin: float = 0.12
+    """Rows kept above and below the band when cutting characters, times ``H``."""
+    crop_aspect: float = 0.75
+    """Character cuts are padded with background to at least this width / height."""
+
+
+@dataclass(frozen=True)
+class Segmentation:
+    """Characters found in one line crop, left to right."""
+
+    normalised: LineCrop
+    """The crop as stretched grey levels with the text bright: what the boxes index."""
+    boxes: tuple[Box, ...]
+    band: tuple[int, int]
+    """First and last row of the text band."""
+    spaces: tuple[int, ...]
+    """Indices ``i`` of the boxes preceded by a word space."""
+    dot_matrix: bool
+
+    @property
+    def band_height(self) -> int:
+        return self.band[1] - self.band[0] + 1
+
+
+def normalise_line(crop: LineCrop) -> LineCrop:
+    """Text bright on a zero background, with uneven light removed.
+
+    ``stretch_contrast`` decides polarity by the median, which a bold print or a strong light
+    gradient can fool. Here a wide median filter estimates the background (ink is a minority
+    in any window a line tall and wider); the strongest deviations from it are the ink, and
+    their sign is the polarity. A morphological top-hat a third of the crop high then removes
+    the background, gradients included, and keeps every stroke thinner than that.
+    """
+    gray = to_gray(crop)
+    height, width = gray.shape
+    factor = min(1.0, 24.0 / height)
+    small = cv2.resize(
+        gray,
+        (max(1, round(width * factor)), max(1, round(height * factor))),
+        interpolation=cv2.INTER_AREA,
+    )
+    background = cv2.medianBlur(small, max(3, round(1.5 * small.shape[0])) | 1)
+    diff = small.astype(np.float32) - background.astype(np.float32)
+    strongest = np.abs(diff) >= np.percentile(np.abs(diff), 95.0)
+    dark_text = float(diff[strongest].mean()) < 0.0
+    size = max(3, height // 3) | 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (size, size))
+    operation = cv2.MORPH_BLACKHAT if dark_text else cv2.MORPH_TOPHAT
+    text = cv2.morphologyEx(gray, operation, kernel).astype(np.float32)
+    top = float(np.percentile(text, 99.5))
+    if top < MIN_CONTRAST:
+        return np.zeros_like(gray)
+    # Equalise local contrast (light falling off along the line): divide by the brightest ink
+    # around, but never by less than a fraction of the line's, so blank paper stays dark.
+    around = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * height + 1, height | 1))
+    local = np.maximum(cv2.dilate(text, around), LOCAL_CONTRAST_FLOOR * top)
+    result: LineCrop = np.rint(np.clip(text * (255.0 / local), 0.0, 255.0)).astype(np.uint8)
+    return result
+
+
+def ink_mask(normalised: LineCrop) -> npt.NDArray[np.bool_]:
+    """Ink pixels of a normalised line: Otsu on a lightly smoothed copy, then hysteresis (a
+    component must reach half the typical ink level), which drops paper texture and noise."""
+    sigma = max(0.5, normalised.shape[0] / 80.0)
+    smooth = cv2.GaussianBlur(normalised, (0, 0), sigma)
+    if int(smooth.max()) < MIN_CONTRAST:
+        return np.zeros(normalised.shape, dtype=bool)
+    level, _ = cv2.threshold(smooth, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    weak = smooth > level
+    strong_level = max(level, 0.5 * float(np.percentile(smooth[weak], 90.0)))
+    count, labels = cv2.connectedComponents(weak.astype(np.uint8), connectivity=8)
+    peaks = np.zeros(count, dtype=np.float32)
+    np.maximum.at(peaks, labels.ravel(), smooth.ravel().astype(np.float32))
+    keep = peaks > strong_level
+    keep[0] = False
+    mask: npt.NDArray[np.bool_] = keep[labels]
+    return mask
+
+
+def _band(mask: npt.NDArray[np.bool_], fraction: float) -> tuple[int, int] | None:
+    profile = mask.sum(axis=1)
+    if profile.max() == 0:
+        return None
+    rows = np.flatnonzero(profile >= fraction * profile.max())
+    return int(rows[0]), int(rows[-1])
+
+
+@dataclass
+class _Group:
+    x0: int
+    x1: int  # exclusive
+    y0: int
+    y1: int  # exclusive
+    area: int
+
+    def merge(self, other: _Group) -> None:
+        self.x0 = min(self.x0, other.x0)
+        self.x1 = max(self.x1, other.x1)
+        self.y0 = min(self.y0, other.y0)
+        self.y1 = max(self.y1, other.y1)
+        self.area += other.area
+
+
+def _components(
+    mask: npt.NDArray[np.bool_], band: tuple[int, int], config: SegmentConfig, speck: float = 1.0
+) -> tuple[list[_Group], npt.NDArray[np.bool_]]:
+    """Components of the mask that can be ink of this line: not specks, not outside the band,
+    not small blobs on the crop's left or right edge (where light falls off or a neighbour
+    was cut). Returns them sorted by their left edge, and the mask of their pixels only."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(
+        mask.astype(np.uint8), connectivity=8
+    )
+    keep = np.zeros(count, dtype=bool)
+    band_height = band[1] - band[0] + 1
+    min_area = max(2.0, speck * config.speck_area * band_height**2)
+    small = config.dot_size * band_height
+    width = mask.shape[1]
+    groups = []
+    for index in range(1, count):
+        x, y, w, h, area = (int(v) for v in stats[index])
+        if area < min_area or y + h <= band[0] or y > band[1]:
+            continue
+        is_small = w <= small and h <= small
+        centre = y + (h - 1) / 2.0
+        if is_small and not band[0] - h / 2.0 <= centre <= band[1] + h / 2.0:
+            continue
+        if is_small and (x == 0 or x + w == width) and area < 4 * min_area:
+            continue
+        groups.append(_Group(x, x + w, y, y + h, area))
+        keep[index] = True
+    groups.sort(key=lambda g: g.x0)
+    clean: npt.NDArray[np.bool_] = keep[labels]
+    return groups, clean
+
+
+def _stacked(a: _Group, b: _Group, overlap: float, band_height: int) -> bool:
+    """One glyph in two pieces: column ranges that share ``overlap`` of the narrower one (a
+    colon, a broken stroke, 7-segment bars), or two small pieces one above the other and offset
+    by less than their width (an italic colon). Italic neighbours share only a little."""
+    shared = min(a.x1, b.x1) - max(a.x0, b.x0)
+    narrower = min(a.x1 - a.x0, b.x1 - b.x0)
+    if shared >= overlap * narrower:
+        return True
+    small = 0.35 * band_height
+    stacked = a.y1 <= b.y0 or b.y1 <= a.y0
+    return (
+        stacked
+        and max(a.y1 - a.y0, b.y1 - b.y0) <= small
+        and max(a.x1 - a.x0, b.x1 - b.x0) <= small
+        and shared >= -0.5 * narrower
+    )
+
+
+def _stray_speck(group: _Group, band: tuple[int, int], config: SegmentConfig) -> bool:
+    """A small round blob alone and off the baseline is noise: the only small characters are
+    '.' (on the baseline), '-' (wide) and ':' (two blobs, merged before this test)."""
+    band_height = band[1] - band[0] + 1
+    width, height = group.x1 - group.x0, group.y1 - group.y0
+    small = width <= config.dot_size * band_height and height <= config.dot_size * band_height
+    round_blob = width <= 2.0 * height and height <= 2.0 * width
+    on_baseline = group.y1 - 1 >= band[1] - 0.2 * band_height
+    return small and round_blob and not on_baseline
+
+
+def _merge_stacked(groups: list[_Group], overlap: float, band_height: int) -> list[_Group]:
+    """Merge the pieces of glyphs drawn in several parts (see ``_stacked``)."""
+    merged: list[_Group] = []
+    for group in groups:
+        candidate = _Group(group.x0, group.x1, group.y0, group.y1, group.area)
+        while merged:
+            last = merged[-1]
+            if not _stacked(last, candidate, overlap, band_height):
+                break
+            merged.pop()
+            candidate.merge(last)
+        merged.append(candidate)
+    merged.sort(key=lambda g: g.x0)
+    return merged
+
+
+def _cut(group: _Group, mask: npt.NDArray[np.bool_], cuts: list[int], window: int) -> list[_Group]:
+    """Cut a group of touching characters near the column offsets ``cuts``, each moved to the
+    lowest point of the column ink profile within ``window`` columns."""
+    profile = mask[group.y0 : group.y1, group.x0 : group.x1].sum(axis=0).astype(np.float64)
+    width = group.x1 - group.x0
+    edges = [0]
+    for cut in cuts:
+        lo = max(edges[-1] + 1, cut - window)
+        hi = min(width - 1, cut + window + 1)
+        if hi <= lo:
+            continue
+        offsets = np.arange(lo, hi)
+        edges.append(int(offsets[np.argmin(profile[lo:hi] + 1e-3 * np.abs(offsets - cut))]))
+    edges.append(width)
+    parts = []
+    for a, b in itertools.pairwise(edges):
+        cols = mask[group.y0 : group.y1, group.x0 + a : group.x0 + b]
+        rows = np.flatnonzero(cols.any(axis=1))
+        used = np.flatnonzero(cols.any(axis=0))
+        if rows.size == 0:
+            continue
+        parts.append(
+            _Group(
+                group.x0 + a + int(used[0]),
+                group.x0 + a + int(used[-1]) + 1,
+                group.y0 + int(rows[0]),
+                group.y0 + int(rows[-1]) + 1,
+                int(cols.sum()),
+            )
+        )
+    return parts
+
+
+def _split_evenly(group: _Group, mask: npt.NDArray[np.bool_], pieces: int) -> list[_Group]:
+    """Cut ``pieces`` characters of similar width at the column-profile valleys."""
+    width = group.x1 - group.x0
+    cuts = [round(width * k / pieces) for k in range(1, pieces)]
+    return _cut(group, mask, cuts, max(1, round(0.35 * width / pieces)))
+
+
+@dataclass(frozen=True)
+class _DotGrid:
+    """Dot-matrix geometry: dot pitch and diameter in pixels, and the dots themselves."""
+
+    pitch: float
+    diameter: float
+    columns: npt.NDArray[np.float64]
+    """Centre of every dot column found, left to right (from the eroded mask, where touching
+    dots come apart)."""
+
+
+def _dot_grid(
+    mask: npt.NDArray[np.bool_], band: tuple[int, int], config: SegmentConfig
+) -> _DotGrid | None:
+    """The dots of dot-matrix print, or None for other print.
+
+    Large or bold dots touch and make strokes, so the mask is also tried slightly eroded.
+    Mostly small components whose centres sit on the rows of a 7-row grid spanning the band
+    are dots; fragments of an eroded ordinary font are not on such a grid.
+    """
+    band_height = band[1] - band[0] + 1
+    kernel = np.ones((3, 3), np.uint8)
+    for erosion in range(4):
+        if erosion > max(1.0, band_height * 0.05):
+            break
+        eroded = cv2.erode(mask.astype(np.uint8), kernel, iterations=erosion) if erosion else mask
+        components, _ = _components(eroded.astype(bool), band, config, 0.5 if erosion else 1.0)
+        limit = config.dot_size * band_height
+        dots = [g for g in components if g.x1 - g.x0 <= limit and g.y1 - g.y0 <= limit]
+        if len(dots) < 8 or len(dots) < 0.4 * len(components):
+            continue
+        widths = np.array([g.x1 - g.x0 for g in dots], dtype=np.float64)
+        heights = np.array([g.y1 - g.y0 for g in dots], dtype=np.float64)
+        if float(np.median(widths / heights)) < 0.7:
+            continue  # thin upright pieces: an eroded ordinary font, not round dots
+        diameter = float(np.median(heights))
+        # Centres of the top and bottom dot of each component (a run of touching dots counts)
+        ends = [g.y0 + (diameter - 1) / 2 for g in dots] + [g.y1 - (diameter + 1) / 2 for g in dots]
+        diameter += 2 * erosion
+        pitch = _fit_pitch(np.array(ends), (band_height - diameter) / 6.0)
+        ink_columns = int(mask[band[0] : band[1] + 1].any(axis=0).sum())
+        if pitch is not None and len(dots) >= 2.2 * ink_columns / (4.0 * pitch + diameter):
+            columns = _dot_columns(components, pitch, diameter - 2 * erosion)
+            return _DotGrid(pitch, diameter, columns)
+    return None
+
+
+def _dot_columns(
+    components: list[_Group], pitch: float, diameter: float
+) -> npt.NDArray[np.float64]:
+    """Centres of the dot columns: a component wider than a dot (dots touching sideways) stands
+    for as many columns as fit in it, one pitch apart; centres closer than half a pitch are one
+    column."""
+    centres: list[float] = []
+    for g in components:
+        count = max(1, round((g.x1 - g.x0 - diameter) / pitch) + 1)
+        first = g.x0 + (g.x1 - g.x0 - 1 - (count - 1) * pitch) / 2.0
+        centres += [first + k * pitch for k in range(count)]
+    columns: list[list[float]] = []
+    for centre in sorted(centres):
+        if columns and centre - columns[-1][-1] < 0.5 * pitch:
+            columns[-1].append(centre)
+        else:
+            columns.append([centre])
+    return np.array([float(np.mean(c)) for c in columns])
+
+
+def _fit_pitch(centres: npt.NDArray[np.float64], guess: float) -> float | None:
+    """The row pitch near ``guess`` that puts the most dot centres on a grid of 5 to 7 rows;
+    None unless it holds at least 80% of them."""
+    if guess < 1.2:
+        return None
+    best: tuple[float, float] | None = None
+    for pitch in np.linspace(0.8 * guess, 1.2 * guess, 41):
+        phase = np.angle(np.exp(2j * np.pi * centres / pitch).mean())
+        position = (centres - phase / (2 * np.pi) * pitch) / pitch
+        on_grid = np.abs(position - np.round(position)) < max(0.2, 0.6 / pitch)
+        rows = np.round(position[on_grid])
+        score = float(on_grid.mean()) - 0.05 * abs(pitch / guess - 1.0)
+        if rows.size and 4 <= rows.max() - rows.min() <= 6 and (best is None or score > best[0]):
+            best = (score, float(pitch))
+    if best is None or best[0] < 0.78:
+        return None
+    return best[1]
+
+
+def _dot_characters(columns: npt.NDArray[np.float64], pitch: float, slack: float) -> list[int]:
+    """Split a run of dot columns into the fewest characters of at most 5 columns, preferring
+    the widest gaps as boundaries. Returns the index of the first column of each character
+    after the first."""
+    count = len(columns)
+    # best[j]: (characters, -sum of boundary gaps, previous start) for columns[:j]
+    best: list[tuple[int, float, int]] = [(0, 0.0, 0)] + [(count + 1, 0.0, 0)] * count
+    for end in range(1, count + 1):
+        for start in range(end - 1, -1, -1):
+            if columns[end - 1] - columns[start] > (4.0 + slack) * pitch:
+                break
+            gap = columns[start] - columns[start - 1] if start else 0.0
+            candidate = (best[start][0] + 1, best[start][1] - gap, start)
+            if candidate[:2] < best[end][:2]:
+                best[end] = candidate
+    starts: list[int] = []
+    end = count
+    while end > 0:
+        start = best[end][2]
+        if start:
+            starts.append(start)
+        end = start
+    return sorted(starts)
+
+
+def segment_line(crop: LineCrop, config: SegmentConfig = SegmentConfig()) -> Segmentation:
+    """Boxes of the characters of one line crop, in reading order."""
+    normalised = normalise_line(crop)
+    mask = ink_mask(normalised)
+    band = _band(mask, config.band_row_fraction)
+    if band is None:
+        return Segmentation(normalised, (), (0, normalised.shape[0] - 1), (), False)
+    band_height = band[1] - band[0] + 1
+    components, clean = _components(mask, band, config)
+    if not components:
+        return Segmentation(normalised, (), band, (), False)
+    grid = _dot_grid(mask, band, config)
+    boxes: list[_Group] = []
+    if grid is not None:
+        # Every dot column of the line, cut into 5-column characters.
+        columns = grid.columns
+        starts = _dot_characters(columns, grid.pitch, config.dot_char_slack / 2)
+        whole = _Group(0, clean.shape[1], 0, clean.shape[0], 0)
+        cuts = [round((columns[i - 1] + columns[i]) / 2.0) for i in starts]
+        boxes = _cut(whole, clean, cuts, 0)
+    else:
+        groups = [
+            g
+            for g in _merge_stacked(components, config.stack_overlap, band_height)
+            if not _stray_speck(g, band, config)
+        ]
+        max_width = config.max_width * band_height
+        for group in groups:
+            width = group.x1 - group.x0
+            if width <= max_width:
+                boxes.append(group)
+                continue
+            reference = _typical_width(groups, max_width) or 0.6 * band_height
+            boxes += _split_evenly(group, clean, max(2, round(width / reference)))
+    result = tuple((g.x0, g.y0, g.x1 - g.x0, g.y1 - g.y0) for g in boxes)
+    spaces = _spaces(result, band_height, config)
+    return Segmentation(normalised, result, band, spaces, grid is not None)
+
+
+def _typical_width(groups: list[_Group], max_width: float) -> float | None:
+    widths = [g.x1 - g.x0 for g in groups if g.x1 - g.x0 <= max_width]
+    if len(widths) < 2:
+        return None
+    return float(np.median(widths))
+
+
+def _spaces(boxes: tuple[Box, ...], band_height: int, config: SegmentConfig) -> tuple[int, ...]:
+    if len(boxes) < 2:
+        return ()
+    gaps = np.array([b[0] - (a[0] + a[2]) for a, b in itertools.pairwise(boxes)])
+    typical = float(np.median(np.maximum(gaps, 0)))
+    limit = max(config.space_gap * band_height, 2.2 * typical)
+    return tuple(i + 1 for i, gap in enumerate(gaps) if gap > limit)
+
+
+def text_band(normalised: LineCrop, config: SegmentConfig = SegmentConfig()) -> tuple[int, int]:
+    """First and last row of the text band of a normalised line (the whole crop when blank)."""
+    band = _band(ink_mask(normalised), config.band_row_fraction)
+    return band if band is not None else (0, normalised.shape[0] - 1)
+
+
+def cut_char(
+    normalised: LineCrop, band: tuple[int, int], box: Box, config: SegmentConfig = SegmentConfig()
+) -> LineCrop:
+    """One character as per-character recognition sees it: the box's columns over the whole
+    text band plus a margin, centred on a background canvas at least ``crop_aspect`` wide,
+    text bright. The full band height keeps '.', '-' and ':' apart by where they sit in it."""
+    band_height = band[1] - band[0] + 1
+    margin = round(config.crop_margin * band_height)
+    top = max(0, min(band[0], box[1]) - margin)
+    bottom = min(normalised.shape[0], max(band[1] + 1, box[1] + box[3]) + margin)
+    x0 = max(0, box[0])
+    x1 = min(normalised.shape[1], box[0] + box[2])
+    column = normalised[top:bottom, x0 : max(x0 + 1, x1)]
+    height = bottom - top
+    width = max(column.shape[1], round(config.crop_aspect * height))
+    canvas = np.zeros((height, width), dtype=np.uint8)
+    left = (width - column.shape[1]) // 2
+    canvas[:, left : left + column.shape[1]] = column
+    return canvas
+
+
+def char_crops(
+    segmentation: Segmentation, config: SegmentConfig = SegmentConfig()
+) -> list[LineCrop]:
+    """Every character of a segmented line, cut with ``cut_char``, left to right."""
+    return [
+        cut_char(segmentation.normalised, segmentation.band, b, config) for b in segmentation.boxes
+    ]
