@@ -274,9 +274,10 @@ def export_c(tflite: Path, name: str, out_dir: Path) -> CExport:
     """Write ``NAME_model_data.h`` and ``.cc`` for a checked full-int8 model and its contract."""
     from edge_ocr.model import load_model
     from quantize.analysis import arena_estimate
-    from quantize.graph import read_graph, require_int8
+    from quantize.graph import find_tflite, read_graph, require_int8
 
     validate_name(name)
+    tflite = find_tflite(tflite)
     graph = read_graph(tflite)
     require_int8(graph, str(tflite))
     try:

@@ -107,6 +107,19 @@ def _enum_names(enum_class: str) -> dict[int, str]:
     }
 
 
+def find_tflite(spec: Path) -> Path:
+    """``spec`` itself, or the bundled model of that name (``lines``, ``captcha``)."""
+    if spec.is_file():
+        return spec
+    from edge_ocr.model import BUNDLED_DIR, bundled_models
+
+    bundled = BUNDLED_DIR / f"{spec.name}.tflite"
+    if spec.parent == Path() and not spec.suffix and bundled.is_file():
+        return bundled
+    names = ", ".join(bundled_models()) or "none"
+    raise QuantizeError(f"model not found: {spec} (bundled models: {names})")
+
+
 def read_flatbuffer(source: Path | bytes) -> bytes:
     """The bytes of a ``.tflite``, refused with one line when it is missing or not a model."""
     if isinstance(source, Path):

@@ -208,16 +208,18 @@ def check_models(
 ) -> ParityResult:
     """Load both models, check they are the same recognizer, read ``data`` with both, compare.
 
-    ``data`` is a labelled folder or ``synthetic[:lines|captcha]`` (held-out fonts, ``seed``).
+    ``data`` is a labelled folder or ``synthetic[:lines|captcha]`` (held-out fonts, ``seed``);
+    ``int8_path`` a .tflite with its contract or the name of a bundled model.
     """
     from edge_ocr.contract import load_contract
     from edge_ocr.model import resolve_model
     from quantize.data import load_images, synthetic_kind
-    from quantize.graph import read_graph, require_int8
+    from quantize.graph import find_tflite, read_graph, require_int8
     from quantize.keras_model import geometry, load_keras_model
 
     if max_drop_points < 0:
         raise QuantizeError("--max-drop must not be negative")
+    int8_path = find_tflite(int8_path)
     require_int8(read_graph(int8_path), str(int8_path))
     try:
         contract = load_contract(resolve_model(str(int8_path))[1])

@@ -16,7 +16,7 @@ from quantize.analysis import (
     parameter_count,
     total_macs,
 )
-from quantize.graph import Graph, Int8Problem, TensorInfo, int8_problems, read_graph
+from quantize.graph import Graph, Int8Problem, TensorInfo, find_tflite, int8_problems, read_graph
 from quantize.latency import Latency, measure_latency
 
 LATENCY_ACCELS = ("cpu", "none")
@@ -106,7 +106,9 @@ def build_report(
     warmup: int = 3,
     threads: int = 1,
 ) -> ModelReport:
-    """Size, parameters, ops with their tensor types, int8 problems, arena, MACs and latency."""
+    """Size, parameters, ops with their tensor types, int8 problems, arena, MACs and latency of
+    a .tflite (or a bundled model, by name)."""
+    path = find_tflite(path)
     graph = read_graph(path)
     ops = tuple(
         OpReport(

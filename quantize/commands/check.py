@@ -16,7 +16,9 @@ FloatArgument = Annotated[
 Int8Argument = Annotated[
     Path,
     typer.Argument(
-        help="Its int8 export (.tflite with its .json contract beside it).", show_default=False
+        help="Its int8 export (.tflite with its .json contract beside it) or a bundled "
+        "model's name.",
+        show_default=False,
     ),
 ]
 DataOption = Annotated[

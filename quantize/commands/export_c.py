@@ -13,7 +13,10 @@ from quantize.commands.common import fail
 def export_c(
     model: Annotated[
         Path,
-        typer.Argument(help="The int8 .tflite (its .json contract beside it).", show_default=False),
+        typer.Argument(
+            help="The int8 .tflite (its .json contract beside it), or a bundled model's name.",
+            show_default=False,
+        ),
     ],
     name: Annotated[
         str,

@@ -12,7 +12,12 @@ from quantize.commands.common import EXIT_GATE, fail
 
 
 def report(
-    model: Annotated[Path, typer.Argument(help="The .tflite to examine.", show_default=False)],
+    model: Annotated[
+        Path,
+        typer.Argument(
+            help="The .tflite to examine, or a bundled model's name.", show_default=False
+        ),
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     batch: Annotated[int, typer.Option("--batch", min=1, help="The larger batch to time.")] = 16,
     repeats: Annotated[

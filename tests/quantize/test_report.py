@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from quantize_support import Tiny
 from typer.testing import CliRunner
 
@@ -118,3 +119,15 @@ def test_greedy_plan_reuses_memory_of_dead_tensors() -> None:
             if first.tensor < second.tensor and alive_together:
                 a0, b0 = offsets[first.tensor], offsets[second.tensor]
                 assert a0 + first.size <= b0 or b0 + second.size <= a0
+
+
+def test_report_finds_bundled_models_by_name() -> None:
+    from edge_ocr.model import bundled_models
+
+    if "lines" not in bundled_models():
+        pytest.skip("no bundled lines model in this checkout")
+    result = runner.invoke(app, ["report", "lines", "--no-latency", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["path"].endswith("edge_ocr/models/lines.tflite")
+    assert report["full_int8"] is True
