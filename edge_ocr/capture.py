@@ -26,7 +26,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from edge_ocr.conveyor import ConveyorConfig, ConveyorStream
+from edge_ocr.conveyor import ConveyorConfig, ConveyorStream, ItemTruth
 from edge_ocr.types import Frame
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
@@ -142,8 +142,11 @@ class LiveSource(FrameSource):
         stall_timeout_s: float = 5.0,
         release: Callable[[], None] | None = None,
         fps: float | None = None,
+        origin: FrameSource | None = None,
     ) -> None:
         self.description = description
+        self.origin = origin
+        """The finite source replayed in real time, if that is what this is."""
         self.fps = fps or pace_fps
         self._grab = grab
         self._queue = FrameQueue(queue_size)
@@ -329,6 +332,12 @@ class SyntheticSource(FrameSource):
         return CapturedFrame(image, index, index / self.stream.config.fps)
 
 
+def ground_truth(source: FrameSource) -> tuple[ItemTruth, ...] | None:
+    """The printed truth behind a synthetic source (replayed in real time or not)."""
+    origin = source.origin if isinstance(source, LiveSource) else source
+    return origin.stream.truth if isinstance(origin, SyntheticSource) else None
+
+
 def _camera_grabber(capture: Any, description: str) -> Grab:
     def grab() -> Frame | None:
         ok, image = capture.read()
@@ -383,6 +392,7 @@ def _paced(
         pace_fps=source.fps or DEFAULT_FPS,
         stall_timeout_s=stall_timeout_s,
         release=release,
+        origin=source,
     )
 
 

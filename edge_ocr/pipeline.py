@@ -146,6 +146,8 @@ class FrameReport:
 
     frame_index: int
     timestamp: float
+    image: Frame
+    """The frame as processed (greyscale), not a copy."""
     assignments: tuple[Assignment, ...]
     reads: tuple[tuple[LineRead | None, ...], ...]
     crops: tuple[tuple[LineCrop | None, ...], ...]
@@ -239,6 +241,7 @@ class Pipeline:
         self.last = FrameReport(
             index,
             stamp,
+            gray,
             tuple(assignments),
             tuple(tuple(row) for row in table),
             tuple(tuple(row) for row in crop_table) if self.keep_crops else (),

@@ -227,6 +227,16 @@ class Assignment:
     read: tuple[bool, ...]
 
 
+@dataclass(frozen=True)
+class EndedTrack:
+    """A track that ended: its event (None when it was not reported) and which event line
+    each of its line slots became (stray slots are left out)."""
+
+    track: int
+    event: ItemEvent | None
+    slot_lines: dict[int, int]
+
+
 class Tracker:
     """Associates located items over frames, votes their lines, and emits one event each."""
 
@@ -238,6 +248,9 @@ class Tracker:
         self._next_item = 1
         self._pending: list[_Track] = []
         """Tracks ended early to keep the table bounded; reported at the next update."""
+        self.ended: list[EndedTrack] = []
+        """Tracks that ended in the last ``update``/``finish`` call: what saved crops are
+        labelled from."""
 
     @property
     def live_tracks(self) -> int:
@@ -461,35 +474,41 @@ class Tracker:
         return self._events(ended)
 
     def _ordered(self, track: _Track) -> list[_Slot]:
-        return sorted(track.slots, key=lambda s: s.box[1] + s.box[3] / 2)
+        return [track.slots[i] for i in self._order(track)]
+
+    def _order(self, track: _Track) -> list[int]:
+        """Slot indices top to bottom."""
+        return sorted(
+            range(len(track.slots)),
+            key=lambda i: track.slots[i].box[1] + track.slots[i].box[3] / 2,
+        )
 
     def _events(self, tracks: Sequence[_Track]) -> list[ItemEvent]:
-        events = []
-        for track in tracks:
-            event = self._event(track)
-            if event is not None:
-                events.append(event)
-        return events
+        self.ended = [self._end(track) for track in tracks]
+        return [ended.event for ended in self.ended if ended.event is not None]
 
-    def _event(self, track: _Track) -> ItemEvent | None:
+    def _end(self, track: _Track) -> EndedTrack:
         """The item's event, or None when it was never read well enough to report."""
         config = self.config
         if track.frames_read < config.min_reads:
-            return None
+            return EndedTrack(track.ident, None, {})
         most = max((len(s.reads) for s in track.slots), default=0)
-        lines = []
-        for slot in self._ordered(track):
+        lines: list[LineResult] = []
+        slot_lines: dict[int, int] = {}
+        for index in self._order(track):
+            slot = track.slots[index]
             decided = slot.decided
             if decided is None or len(slot.reads) < config.min_line_support * most:
                 continue
             if len(decided.text) < config.min_text_length:
                 continue
+            slot_lines[index] = len(lines)
             lines.append(LineResult(decided.text, decided.confidence, decided.char_confidences))
         if not lines or max(line.confidence for line in lines) < config.min_confidence:
-            return None
+            return EndedTrack(track.ident, None, {})
         item = self._next_item
         self._next_item += 1
-        return ItemEvent(
+        event = ItemEvent(
             item=item,
             timestamp=track.timestamp,
             lines=tuple(lines),
@@ -499,3 +518,4 @@ class Tracker:
             frames_read=track.frames_read,
             bbox=track.bbox,
         )
+        return EndedTrack(track.ident, event, slot_lines)

@@ -1,0 +1,309 @@
+"""``edge-ocr run``: read the codes of items passing a camera, one event per item."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from edge_ocr.commands.common import AccelOption, ModelOption, ThreadsOption, fail, setup_logging
+
+if TYPE_CHECKING:
+    from edge_ocr.capture import FrameSource
+    from edge_ocr.conveyor import ItemScore
+    from edge_ocr.events import ItemEvent
+    from edge_ocr.pipeline import Pipeline, RunSummary
+
+SourceOption = Annotated[
+    str,
+    typer.Option(
+        "--source",
+        "-s",
+        help="synthetic (built-in conveyor stream), a camera index or /dev/videoN, a video "
+        "file, an rtsp:// or http:// URL, a GStreamer pipeline ending in appsink, or a folder "
+        "of images.",
+    ),
+]
+SpeedOption = Annotated[
+    float, typer.Option("--speed", min=1.0, help="Synthetic stream: belt speed in pixels/s.")
+]
+SeedOption = Annotated[int, typer.Option("--seed", help="Synthetic stream: random seed.")]
+ItemsOption = Annotated[
+    int, typer.Option("--items", min=0, help="Synthetic stream: cartons that pass.")
+]
+
+
+def parse_roi(text: str | None) -> tuple[int, int, int, int] | None:
+    """``x,y,w,h`` in pixels, or None."""
+    if text is None:
+        return None
+    parts = text.split(",")
+    try:
+        values = tuple(int(p) for p in parts)
+    except ValueError:
+        values = ()
+    if len(values) != 4 or values[0] < 0 or values[1] < 0 or values[2] < 8 or values[3] < 8:
+        raise ValueError(f"--roi: expected x,y,w,h in pixels with w,h >= 8, got {text!r}")
+    return (values[0], values[1], values[2], values[3])
+
+
+def format_event(event: ItemEvent, as_json: bool) -> str:
+    if as_json:
+        return json.dumps(event.to_dict())
+    return (
+        f"item {event.item:>4}  frames {event.first_frame}-{event.last_frame} "
+        f"(read in {event.frames_read})  conf {event.confidence:.2f}  {event.text}"
+    )
+
+
+def format_summary(summary: RunSummary) -> str:
+    stages = summary.times.ms_per_frame()
+    per_stage = ", ".join(f"{name} {ms:.2f}" for name, ms in stages.items() if name != "total")
+    return (
+        f"edge-ocr: {summary.frames} frames, {summary.fps:.1f} fps processed, "
+        f"{summary.dropped} dropped, {summary.items} items "
+        f"(ms/frame: {per_stage}; {summary.times.lines_read} lines read)"
+    )
+
+
+def format_score(score: ItemScore) -> str:
+    return (
+        f"edge-ocr: against the synthetic ground truth: {score.exact}/{score.items} items exact "
+        f"({100 * score.exact_rate:.1f}%), {score.wrong} wrong, {score.missed} missed, "
+        f"{score.duplicates} duplicate and {score.spurious} spurious events"
+    )
+
+
+@contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """Ctrl-C or SIGTERM ends the run cleanly (items in view are still reported)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001
+        stop.set()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def run(
+    source: SourceOption,
+    model: ModelOption = "lines",
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per item.")] = False,
+    roi: Annotated[
+        str | None,
+        typer.Option("--roi", help="Only look at x,y,w,h (pixels) of each frame."),
+    ] = None,
+    accel: AccelOption = "auto",
+    threads: ThreadsOption = 1,
+    realtime: Annotated[
+        bool,
+        typer.Option(
+            "--realtime",
+            help="Play files, folders and the synthetic stream at their frame rate, dropping "
+            "frames when processing falls behind (as with a camera).",
+        ),
+    ] = False,
+    queue_size: Annotated[
+        int, typer.Option("--queue-size", min=1, help="Frames buffered from a live source.")
+    ] = 4,
+    max_batch: Annotated[
+        int, typer.Option("--batch-size", min=1, help="Line crops per interpreter call.")
+    ] = 32,
+    save_video: Annotated[
+        Path | None,
+        typer.Option("--save-video", help="Write an annotated video (.avi or .mp4) here."),
+    ] = None,
+    save_crops: Annotated[
+        Path | None,
+        typer.Option(
+            "--save-crops", help="Save the line crops of reported items and labels.csv here."
+        ),
+    ] = None,
+    max_frames: Annotated[
+        int | None, typer.Option("--max-frames", min=1, help="Stop after this many frames.")
+    ] = None,
+    speed: SpeedOption = 400.0,
+    seed: SeedOption = 0,
+    items: ItemsOption = 12,
+    score: Annotated[
+        bool,
+        typer.Option(
+            "--score/--no-score",
+            help="Synthetic stream: score the events against the printed truth (on stderr).",
+        ),
+    ] = True,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Read the codes printed on items passing the camera and print one result per item.
+
+    Each item is reported once, when it leaves the view (or at the end of the stream). A
+    summary (frames, processed fps, dropped frames, items, ms per stage) goes to stderr.
+    Exit status: 0 after a complete run, 1 when the source failed mid-stream (the items
+    already read are printed first), 2 when the source or the model cannot be opened.
+    """
+    setup_logging(verbose)
+    pipeline, frames = _open(
+        source,
+        model=model,
+        accel=accel,
+        threads=threads,
+        roi=roi,
+        max_batch=max_batch,
+        realtime=realtime,
+        queue_size=queue_size,
+        speed=speed,
+        seed=seed,
+        items=items,
+        keep_crops=save_crops is not None,
+    )
+    events, summary = _drive(pipeline, frames, as_json, save_video, save_crops, max_frames)
+    typer.echo(format_summary(summary), err=True)
+    from edge_ocr.capture import ground_truth
+    from edge_ocr.conveyor import score_events
+
+    truth = ground_truth(frames)
+    if truth is not None and score and max_frames is None and summary.error is None:
+        typer.echo(format_score(score_events(events, truth)), err=True)
+    if summary.error is not None:
+        fail(summary.error, 1)
+
+
+def _open(
+    source: str,
+    *,
+    model: str,
+    accel: str,
+    threads: int,
+    roi: str | None,
+    max_batch: int,
+    realtime: bool,
+    queue_size: int,
+    speed: float,
+    seed: int,
+    items: int,
+    keep_crops: bool,
+) -> tuple[Pipeline, FrameSource]:
+    """The pipeline and the opened source, or a one-line error and exit status 2."""
+    from edge_ocr.capture import CaptureError, open_source
+    from edge_ocr.contract import ModelError
+    from edge_ocr.conveyor import ConveyorConfig
+    from edge_ocr.model import load_model
+    from edge_ocr.pipeline import Pipeline, PipelineConfig
+
+    try:
+        config = PipelineConfig(roi=parse_roi(roi), max_batch=max_batch)
+        conveyor = ConveyorConfig(speed=speed, seed=seed, items=items)
+    except ValueError as error:
+        fail(str(error))
+    try:
+        loaded = load_model(model, accel=accel, threads=threads)
+        pipeline = Pipeline(config, loaded, keep_crops=keep_crops)
+    except ModelError as error:
+        fail(str(error))
+    try:
+        frames = open_source(source, realtime=realtime, queue_size=queue_size, conveyor=conveyor)
+    except CaptureError as error:
+        fail(str(error))
+    return pipeline, frames
+
+
+def _drive(
+    pipeline: Pipeline,
+    frames: FrameSource,
+    as_json: bool,
+    save_video: Path | None,
+    save_crops: Path | None,
+    max_frames: int | None,
+) -> tuple[list[ItemEvent], RunSummary]:
+    """Run the stream, printing each event as it comes; the source is closed at the end."""
+    from edge_ocr.annotate import AnnotateError, CropSaver, VideoAnnotator
+    from edge_ocr.pipeline import Iteration, run_stream
+
+    events: list[ItemEvent] = []
+
+    def emit(new: list[ItemEvent]) -> None:
+        for event in new:
+            events.append(event)
+            typer.echo(format_event(event, as_json))
+
+    annotator: VideoAnnotator | None = None
+    crops: CropSaver | None = None
+
+    def observe(_: Iteration) -> None:
+        report, tracker = pipeline.last, pipeline.tracker
+        if report is None or tracker is None:
+            return
+        if annotator is not None:
+            annotator.write(report, tracker)
+        if crops is not None:
+            crops.add(report, tracker.ended)
+
+    stop = threading.Event()
+    try:
+        if save_video is not None:
+            annotator = VideoAnnotator(save_video, frames.fps or 30.0)
+        if save_crops is not None:
+            crops = CropSaver(save_crops)
+        hook = observe if annotator is not None or crops is not None else None
+        with _stop_on_signals(stop):
+            summary = run_stream(
+                pipeline, frames, emit, on_iteration=hook, stop=stop, max_frames=max_frames
+            )
+        if crops is not None and pipeline.tracker is not None:
+            crops.flush(pipeline.tracker.ended)
+    except AnnotateError as error:
+        frames.close()
+        fail(str(error))
+    finally:
+        frames.close()
+        if annotator is not None:
+            annotator.close()
+        if crops is not None:
+            crops.close()
+    return events, summary
+
+
+def demo_stream(accel: str = "cpu") -> None:
+    """The built-in conveyor stream through the bundled model, for ``edge-ocr demo``: each
+    item's read beside what was printed, then the score and the frame rate."""
+    from edge_ocr.capture import ground_truth
+    from edge_ocr.conveyor import match_event, score_events
+
+    typer.echo("\nThe built-in synthetic conveyor stream (edge-ocr run --source synthetic):")
+    pipeline, frames = _open(
+        "synthetic",
+        model="lines",
+        accel=accel,
+        threads=1,
+        roi=None,
+        max_batch=32,
+        realtime=False,
+        queue_size=4,
+        speed=500.0,
+        seed=2024,
+        items=10,
+        keep_crops=False,
+    )
+    truth = ground_truth(frames) or ()
+    events, summary = _drive(pipeline, frames, False, None, None, None)
+    for event in events:
+        item = match_event(event, truth)
+        printed = item.text if item is not None else "(no item)"
+        mark = "ok" if item is not None and item.text == event.text else "WRONG"
+        typer.echo(f"  item {event.item}: read {event.text!r}, printed {printed!r}  {mark}")
+    typer.echo(format_score(score_events(events, truth)).replace("edge-ocr: ", ""))
+    typer.echo(format_summary(summary).replace("edge-ocr: ", ""))
