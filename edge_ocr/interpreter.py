@@ -3,8 +3,8 @@
 Tried in order: ``ai_edge_litert`` (current LiteRT), ``tflite_runtime`` (old devices, numpy<2),
 ``tensorflow.lite`` (a desktop with TensorFlow, as a last resort; imported only then).
 Acceleration: ``auto`` tries a GPU delegate and falls back to XNNPACK on the CPU with one
-warning; ``gpu`` does the same but says so louder; ``cpu`` is XNNPACK; ``none`` is the plain
-reference kernels (for comparisons); a path loads that delegate library.
+warning; ``gpu`` does the same; ``cpu`` is XNNPACK; ``none`` turns the default XNNPACK
+delegate off and runs TFLite's built-in kernels (for comparisons); a path loads that delegate.
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ def open_interpreter(
         kwargs["experimental_op_resolver_type"] = (
             backend.op_resolver_type.BUILTIN_WITHOUT_DEFAULT_DELEGATES
         )
-        accelerator = "cpu-reference"
+        accelerator = "cpu-builtin"
     elif accel in ("auto", "gpu"):
         delegate, detail = _try_delegates(backend, GPU_DELEGATE_LIBRARIES)
         if delegate is not None:

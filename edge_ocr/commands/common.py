@@ -23,7 +23,7 @@ AccelOption = Annotated[
     typer.Option(
         "--accel",
         help="auto (GPU delegate if one opens, else CPU), cpu (XNNPACK), gpu, "
-        "none (reference kernels) or the path of a delegate .so.",
+        "none (TFLite built-in kernels, no XNNPACK) or the path of a delegate .so.",
     ),
 ]
 ThreadsOption = Annotated[int, typer.Option("--threads", min=1, help="Interpreter threads.")]

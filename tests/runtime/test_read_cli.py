@@ -139,7 +139,7 @@ def test_wrong_model_files_are_refused(tmp_path: Path) -> None:
 
 
 def test_acceleration_choices(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    assert load_model("lines", accel="none").accelerator == "cpu-reference"
+    assert load_model("lines", accel="none").accelerator == "cpu-builtin"
     assert load_model("lines", accel="cpu").accelerator == "cpu-xnnpack"
     with caplog.at_level("WARNING", logger="edge_ocr"):
         fallback = load_model("lines", accel="gpu")
