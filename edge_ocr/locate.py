@@ -193,7 +193,9 @@ class Locator:
             area = sum(int(stats[i, cv2.CC_STAT_AREA]) for i in group)
             if abs(angle) > config.max_tilt_deg or area < config.min_fill * (rw + 1) * (rh + 1):
                 continue
-            if not _background_agrees(small[y0:y1, x0:x1], polarity):
+            pad = (y1 - y0) // 2 + 1
+            around = small[max(0, y0 - pad) : y1 + pad, max(0, x0 - pad) : x1 + pad]
+            if not _background_agrees(around, polarity):
                 continue
             box = (
                 int(x0 * inverse) + off_x,
@@ -216,8 +218,8 @@ class Locator:
 def _background_agrees(patch: Frame, polarity: str) -> bool:
     """Dark print lies on a background lighter than the print, light print on a darker one.
 
-    The background is most of a line's box, so its median sits on the background side of the
-    grey range. This drops the light-polarity blob that the bright gaps between two lines of
+    The background is most of a line's box grown by half its height on every side, so its
+    median sits on the background side of the grey range (even for bold print). This drops the light-polarity blob that the bright gaps between two lines of
     dark print make (and the reverse), which would otherwise swallow both lines.
     """
     low, median, high = np.percentile(patch, (5.0, 50.0, 95.0))

@@ -41,19 +41,24 @@ class TrackConfig:
     """Frames a track may go unseen in view before it ends."""
     edge_margin: int = 3
     """Lines closer than this (pixels) to the view's edge are cut off: followed, not read."""
+    edge_clearance: float = 1.8
+    """Lines closer than this times their height to the view's left or right edge are not
+    read either: the rest of the line may lie beyond the edge, past a word space (keep it
+    above the locator's ``word_gap``)."""
     settle_reads: int = 3
-    """Confident reads agreeing with the vote after which a line is not read again."""
+    """Reads agreeing exactly with a line's vote after which, if the vote is confident
+    (``confident_read``), the line is not read again."""
     confident_read: float = 0.8
-    """Confidence of a read that counts towards settling."""
-    max_reads_per_line: int = 20
+    """Vote confidence that settles a line (with ``settle_reads`` agreeing reads)."""
+    max_reads_per_line: int = 16
     """Reads kept per line; after that the line is settled whatever they say (bounded work)."""
     min_reads: int = 2
     """Frames with reads an item needs before it is reported."""
     min_confidence: float = 0.3
     """Voted confidence the best line of an item needs for the item to be reported: what keeps
     background and smudges (read as doubtful scraps) out of the events."""
-    min_line_support: float = 0.3
-    """A line slot read in fewer than this share of its item's read frames is a stray piece."""
+    min_line_reads: int = 2
+    """A line read fewer times than this is a stray piece (a speck, a split word), not a line."""
     min_text_length: int = 2
     max_tracks: int = 32
     """Live tracks at most; the longest-unseen ends first when more appear (bounded memory)."""
@@ -99,9 +104,11 @@ def vote(reads: Sequence[LineRead]) -> Vote:
 
     The length with the most total confidence wins; within it, each position takes the
     character with the most summed character confidence. The confidence is the weight share of
-    the winning length, times the weakest position's agreement, times the best confidence of a
-    read that says exactly the voted text (or the mean of that length's reads when none does):
-    consistent reads of a confident text score high, a split vote or doubtful reads low.
+    the winning length, times the weakest position's agreement, times the chance that at least
+    one of the reads saying exactly the voted text is right (``1 - prod(1 - c)``; the mean
+    confidence of that length's reads when none does): several frames agreeing on a text make
+    it confident even when each read alone is doubtful, while a split vote scores low and
+    random reads of background never agree.
     """
     if not reads:
         return Vote("", 0.0, (), 0, 0)
@@ -132,9 +139,10 @@ def vote(reads: Sequence[LineRead]) -> Vote:
         )
     text = "".join(chars)
     exact = [r for r, t in zip(group, texts, strict=True) if t == text]
-    certainty = (
-        max(r.confidence for r in exact) if exact else sum(r.confidence for r in group) / len(group)
-    )
+    doubt = 1.0
+    for read in exact:
+        doubt *= 1.0 - min(read.confidence, 1.0)
+    certainty = 1.0 - doubt if exact else sum(r.confidence for r in group) / len(group)
     share = weights[length] / total
     confidence = share * min(agreement, default=1.0) * certainty
     char_confidences = tuple(share * a * b for a, b in zip(agreement, best_char, strict=True))
@@ -170,11 +178,11 @@ def _union(boxes: Sequence[Box]) -> Box:
 
 @dataclass
 class _Slot:
-    """One line of a track: where it was last seen and what it was read as."""
+    """One line of a track: where it was last seen (box, frame) and what it was read as."""
 
     box: Box
+    frame: int
     reads: list[LineRead] = field(default_factory=list)
-    confident: int = 0
     decided: Vote | None = None
 
     def settled(self, config: TrackConfig) -> bool:
@@ -183,7 +191,7 @@ class _Slot:
         return (
             self.decided is not None
             and self.decided.agreeing >= config.settle_reads
-            and (self.confident >= config.settle_reads)
+            and self.decided.confidence >= config.confident_read
         )
 
     def add(self, read: LineRead, config: TrackConfig) -> None:
@@ -191,11 +199,6 @@ class _Slot:
             return
         self.reads.append(read)
         self.decided = vote(self.reads)
-        self.confident = sum(
-            1
-            for r in self.reads
-            if r.confidence >= config.confident_read and _chars(r) == self.decided.text
-        )
 
 
 @dataclass
@@ -208,7 +211,8 @@ class _Track:
     slots: list[_Slot]
     vx: float = 0.0
     vy: float = 0.0
-    seen: int = 1
+    moving: bool = False
+    """Whether the velocity has been measured yet."""
     frames_read: int = 0
 
     def predicted(self, frame: int) -> Box:
@@ -219,7 +223,8 @@ class _Track:
 @dataclass(frozen=True)
 class Assignment:
     """A located item as the tracker sees it in this frame: its track, the slot of each of its
-    lines (same order as ``item.lines``) and which lines to read."""
+    lines (same order as ``item.lines``; -1 for a piece of a line already matched) and which
+    lines to read."""
 
     track: int
     item: LocatedItem
@@ -326,24 +331,30 @@ class Tracker:
             del self._tracks[oldest.ident]
         ident = self._next_track
         self._next_track += 1
-        self._tracks[ident] = _Track(ident, item.bbox, frame, frame, 0.0, [], seen=0)
+        self._tracks[ident] = _Track(ident, item.bbox, frame, frame, 0.0, [])
         return ident
 
     def _lines(self, ident: int, item: LocatedItem, frame: int) -> Assignment:
-        """Each detected line to the nearest slot of the track (vertically, after the track's
-        motion), new slots for the rest; then which of them to read."""
+        """Each detected line to the slot of its row (the nearest vertically, after the track's
+        motion), new slots for lines on new rows; then which of them to read.
+
+        A second piece on the row of a slot already taken in this frame (a line found in two
+        parts) gets slot -1: it is followed, never read, so it cannot become a stray line.
+        """
         track = self._tracks[ident]
-        gap = frame - track.last_frame
-        predicted = [_shift(s.box, track.vx * gap, track.vy * gap) for s in track.slots]
+        predicted = [
+            _shift(s.box, track.vx * (frame - s.frame), track.vy * (frame - s.frame))
+            for s in track.slots
+        ]
         candidates = []
         for li, line in enumerate(item.lines):
-            lx, ly, lw, lh = line.box
+            _, ly, _, lh = line.box
             for si, box in enumerate(predicted):
-                overlap = min(lx + lw, box[0] + box[2]) - max(lx, box[0])
                 distance = abs((ly + lh / 2) - (box[1] + box[3] / 2))
-                if overlap > 0 and distance < 0.5 * max(lh, box[3]):
+                if distance < 0.5 * max(lh, box[3]):
                     candidates.append((distance, li, si))
         candidates.sort()
+        on_row = {li for _, li, _ in candidates}
         slot_of: dict[int, int] = {}
         taken: set[int] = set()
         for _, li, si in candidates:
@@ -352,12 +363,16 @@ class Tracker:
             slot_of[li] = si
             taken.add(si)
         for li, line in enumerate(item.lines):
-            if li not in slot_of:
-                track.slots.append(_Slot(line.box))
-                slot_of[li] = len(track.slots) - 1
+            if li in slot_of:
+                continue
+            if li in on_row:
+                slot_of[li] = -1
+                continue
+            track.slots.append(_Slot(line.box, frame))
+            slot_of[li] = len(track.slots) - 1
         slots = tuple(slot_of[li] for li in range(len(item.lines)))
         read = tuple(
-            self._inside(line.box) and not track.slots[s].settled(self.config)
+            s >= 0 and self._inside(line.box) and not track.slots[s].settled(self.config)
             for line, s in zip(item.lines, slots, strict=True)
         )
         return Assignment(ident, item, slots, read)
@@ -365,10 +380,11 @@ class Tracker:
     def _inside(self, box: Box) -> bool:
         vx, vy, vw, vh = self.view
         m = self.config.edge_margin
+        side = max(m, self.config.edge_clearance * box[3])
         return (
-            box[0] >= vx + m
+            box[0] >= vx + side
             and box[1] >= vy + m
-            and box[0] + box[2] <= vx + vw - m
+            and box[0] + box[2] <= vx + vw - side
             and box[1] + box[3] <= vy + vh - m
         )
 
@@ -412,18 +428,10 @@ class Tracker:
         timestamp: float,
         parts: list[tuple[Assignment, Sequence[LineRead | None]]],
     ) -> None:
-        boxes = [line.box for assignment, _ in parts for line in assignment.item.lines]
-        bbox = _union(boxes)
-        if track.seen:
-            gap = max(1, frame - track.last_frame)
-            dx, dy = self._displacement(track.bbox, bbox)
-            alpha = self.config.velocity_smoothing if track.seen > 1 else 1.0
-            track.vx = alpha * dx / gap + (1.0 - alpha) * track.vx
-            track.vy = alpha * dy / gap + (1.0 - alpha) * track.vy
-        track.bbox = bbox
-        track.last_frame = frame
-        track.timestamp = timestamp
-        track.seen += 1
+        """Move the track to its new lines, update its velocity from the lines it already knew
+        (the item's box jumps when a line appears or is missed; a line's own box does not),
+        and record the reads."""
+        motions: list[tuple[float, float]] = []
         any_read = False
         for assignment, line_reads in parts:
             if len(line_reads) != len(assignment.item.lines):
@@ -431,11 +439,28 @@ class Tracker:
             for line, slot_index, read in zip(
                 assignment.item.lines, assignment.slots, line_reads, strict=True
             ):
+                if slot_index < 0:
+                    continue
                 slot = track.slots[slot_index]
+                if slot.frame < frame:
+                    dx, dy = self._displacement(slot.box, line.box)
+                    gap = frame - slot.frame
+                    motions.append((dx / gap, dy / gap))
                 slot.box = line.box
+                slot.frame = frame
                 if read is not None:
                     slot.add(read, self.config)
                     any_read = True
+        if motions:
+            vx = sum(m[0] for m in motions) / len(motions)
+            vy = sum(m[1] for m in motions) / len(motions)
+            alpha = self.config.velocity_smoothing if track.moving else 1.0
+            track.vx = alpha * vx + (1.0 - alpha) * track.vx
+            track.vy = alpha * vy + (1.0 - alpha) * track.vy
+            track.moving = True
+        track.bbox = _union([line.box for a, _ in parts for line in a.item.lines])
+        track.last_frame = frame
+        track.timestamp = timestamp
         track.frames_read += any_read
 
     def _displacement(self, before: Box, after: Box) -> tuple[float, float]:
@@ -492,13 +517,12 @@ class Tracker:
         config = self.config
         if track.frames_read < config.min_reads:
             return EndedTrack(track.ident, None, {})
-        most = max((len(s.reads) for s in track.slots), default=0)
         lines: list[LineResult] = []
         slot_lines: dict[int, int] = {}
         for index in self._order(track):
             slot = track.slots[index]
             decided = slot.decided
-            if decided is None or len(slot.reads) < config.min_line_support * most:
+            if decided is None or len(slot.reads) < config.min_line_reads:
                 continue
             if len(decided.text) < config.min_text_length:
                 continue
