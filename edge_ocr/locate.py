@@ -219,8 +219,9 @@ def _background_agrees(patch: Frame, polarity: str) -> bool:
     """Dark print lies on a background lighter than the print, light print on a darker one.
 
     The background is most of a line's box grown by half its height on every side, so its
-    median sits on the background side of the grey range (even for bold print). This drops the light-polarity blob that the bright gaps between two lines of
-    dark print make (and the reverse), which would otherwise swallow both lines.
+    median sits on the background side of the grey range (even for bold print). This drops
+    the light-polarity blob that the bright gaps between two lines of dark print make (and the
+    reverse), which would otherwise swallow both lines.
     """
     low, median, high = np.percentile(patch, (5.0, 50.0, 95.0))
     light_background = bool(median > (low + high) / 2.0)
