@@ -451,3 +451,76 @@ def generate_char_set(
             pool.close()
             pool.join()
     return CharSet.concatenate(parts)
+
+
+# --- what ``--data`` names --------------------------------------------------------------------
+
+SYNTHETIC_TRAIN = 24_000
+SYNTHETIC_TEST = 6_000
+FOLDER_TEST_FRACTION = 0.25
+
+
+@dataclass
+class CharData:
+    """A training and a test split, and how they were made (for the report)."""
+
+    train: CharSet
+    test: CharSet
+    description: dict[str, object]
+
+
+def resolve_char_data(
+    data: str,
+    test_data: str | None = None,
+    charset: str = CHAR_CHARSET,
+    height: int = DEFAULT_HEIGHT,
+    width: int = DEFAULT_WIDTH,
+    seed: int = 0,
+    synthetic_train: int = SYNTHETIC_TRAIN,
+    synthetic_test: int = SYNTHETIC_TEST,
+    test_fraction: float = FOLDER_TEST_FRACTION,
+    workers: int = 1,
+) -> CharData:
+    """``digits`` (the fixed 1,257 / 540 split of scikit-learn's scans), ``synthetic``
+    (training fonts; the test set is drawn with the held-out fonts) or a labelled folder
+    (tested on ``test_data``, else on a stratified ``test_fraction`` of it)."""
+    if data == "digits":
+        if test_data is not None:
+            raise DatasetError("--test-data does not apply to --data digits (its split is fixed)")
+        train, test = digits_split(height, width, seed=0)
+        return CharData(
+            train,
+            test,
+            {"source": "sklearn load_digits", "split": "stratified 1257/540, seed 0"},
+        )
+    if data == "synthetic":
+        if test_data is not None:
+            raise DatasetError("--test-data does not apply to --data synthetic")
+        train = generate_char_set(
+            synthetic_train, seed, False, charset, height, width, workers=workers
+        )
+        test = generate_char_set(
+            synthetic_test, seed + 10_000, True, charset, height, width, workers=workers
+        )
+        return CharData(
+            train,
+            test,
+            {
+                "source": "synthetic printed characters",
+                "train_fonts": sorted({s for s in train.sources}),
+                "test_fonts": sorted({s for s in test.sources}),
+            },
+        )
+    folder = Path(data)
+    loaded = load_char_folder(folder, charset, height, width)
+    if test_data is not None:
+        test = load_char_folder(Path(test_data), charset, height, width)
+        return CharData(loaded, test, {"source": str(folder), "test": str(test_data)})
+    train_rows, test_rows = stratified_split(loaded.labels, test_fraction, seed)
+    train = loaded.subset(train_rows)
+    train.problems = loaded.problems
+    return CharData(
+        train,
+        loaded.subset(test_rows),
+        {"source": str(folder), "split": f"stratified {1 - test_fraction:.0%}/{test_fraction:.0%}"},
+    )

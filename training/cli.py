@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import typer
 
+from training.commands import baseline as baseline_command
 from training.commands import bundle as bundle_command
+from training.commands import curve as curve_command
 from training.commands import synth as synth_command
 from training.commands import train as train_command
+from training.commands import train_char as train_char_command
 
 app = typer.Typer(
     name="training",
@@ -18,6 +21,9 @@ app = typer.Typer(
 app.command(name="synth")(synth_command.synth)
 app.command(name="train")(train_command.train)
 app.command(name="bundle")(bundle_command.bundle)
+app.command(name="train-char")(train_char_command.train_char)
+app.command(name="baseline")(baseline_command.baseline)
+app.command(name="curve")(curve_command.curve)
 
 
 @app.callback()
