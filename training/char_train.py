@@ -507,7 +507,7 @@ class CharRunOptions:
     test_data: str | None = None
     pretrain: str | None = None
     charset: str = ""
-    """Empty: the default char charset (for ``digits``: the ten digits)."""
+    """Empty: the labels found in a folder, the ten digits, or the default char charset."""
     config: CharTrainConfig = field(default_factory=CharTrainConfig)
     pretrain_count: int = 20_000
     pretrain_epochs: int = 8
@@ -572,17 +572,16 @@ def int8_probabilities(tflite: Any, images: npt.NDArray[np.uint8]) -> npt.NDArra
 
 def _load_data(options: CharRunOptions, log: Log) -> tuple[Any, list[str]]:
     """The run's train/test data, with skipped files and class-balance warnings logged."""
-    from training.chars import CHAR_CHARSET, balance_report, resolve_char_data
+    from training.chars import balance_report, resolve_char_data
 
     config = options.config
     if options.pretrain not in (None, "synthetic"):
         raise ValueError(f"--pretrain must be 'synthetic', not {options.pretrain!r}")
-    charset = options.charset or ("0123456789" if options.data == "digits" else CHAR_CHARSET)
     log(f"loading {options.data}")
     data = resolve_char_data(
         options.data,
         options.test_data,
-        charset,
+        options.charset,
         config.height,
         config.width,
         config.seed,

@@ -173,20 +173,32 @@ def read_char_labels(folder: Path) -> tuple[list[tuple[Path, str, str]], list[Pr
     return rows, problems
 
 
+def charset_of_labels(labels: list[str]) -> str:
+    """The classes found, in the default charset's order, any others after them, sorted."""
+    found = set(labels)
+    known = "".join(c for c in DEFAULT_CHARSET if c in found)
+    return known + "".join(sorted(found - set(known)))
+
+
 def load_char_folder(
     folder: Path,
-    charset: str = CHAR_CHARSET,
+    charset: str = "",
     height: int = DEFAULT_HEIGHT,
     width: int = DEFAULT_WIDTH,
 ) -> CharSet:
     """Bin every labelled crop of ``folder``. Unreadable or too small images are skipped and
     listed in ``problems``; a label outside ``charset`` is an error, because it means the
-    charset is wrong, not the image."""
+    charset is wrong, not the image. An empty ``charset`` is the labels found."""
+    rows, problems = read_char_labels(folder)
+    if not rows:
+        detail = f" ({len(problems)} problems, first: {problems[0]})" if problems else ""
+        raise DatasetError(f"no labelled images in {folder}{detail}")
+    if not charset:
+        charset = charset_of_labels([label for _, label, _ in rows if len(label) == 1])
     try:
         validate_charset(charset)
     except CharsetError as error:
         raise DatasetError(str(error)) from None
-    rows, problems = read_char_labels(folder)
     index = {c: i for i, c in enumerate(charset)}
     unknown = sorted({label for _, label, _ in rows if len(label) != 1 or label not in index})
     if unknown:
@@ -472,7 +484,7 @@ class CharData:
 def resolve_char_data(
     data: str,
     test_data: str | None = None,
-    charset: str = CHAR_CHARSET,
+    charset: str = "",
     height: int = DEFAULT_HEIGHT,
     width: int = DEFAULT_WIDTH,
     seed: int = 0,
@@ -483,7 +495,8 @@ def resolve_char_data(
 ) -> CharData:
     """``digits`` (the fixed 1,257 / 540 split of scikit-learn's scans), ``synthetic``
     (training fonts; the test set is drawn with the held-out fonts) or a labelled folder
-    (tested on ``test_data``, else on a stratified ``test_fraction`` of it)."""
+    (tested on ``test_data``, else on a stratified ``test_fraction`` of it). An empty
+    ``charset`` means: the ten digits, the default char charset, the labels found."""
     if data == "digits":
         if test_data is not None:
             raise DatasetError("--test-data does not apply to --data digits (its split is fixed)")
@@ -496,6 +509,7 @@ def resolve_char_data(
     if data == "synthetic":
         if test_data is not None:
             raise DatasetError("--test-data does not apply to --data synthetic")
+        charset = charset or CHAR_CHARSET
         train = generate_char_set(
             synthetic_train, seed, False, charset, height, width, workers=workers
         )
@@ -514,7 +528,7 @@ def resolve_char_data(
     folder = Path(data)
     loaded = load_char_folder(folder, charset, height, width)
     if test_data is not None:
-        test = load_char_folder(Path(test_data), charset, height, width)
+        test = load_char_folder(Path(test_data), loaded.charset, height, width)
         return CharData(loaded, test, {"source": str(folder), "test": str(test_data)})
     train_rows, test_rows = stratified_split(loaded.labels, test_fraction, seed)
     train = loaded.subset(train_rows)

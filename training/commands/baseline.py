@@ -23,7 +23,12 @@ def baseline(
         typer.Option("--test-data", help="Folder to test on; default: a stratified 25% of --data."),
     ] = None,
     charset: Annotated[
-        str, typer.Option("--charset", help="Classes (default: 0-9 A-Z - / : . ; digits: 0-9).")
+        str,
+        typer.Option(
+            "--charset",
+            help="Classes, in order (default: the labels found; digits: 0-9; "
+            "synthetic: 0-9 A-Z - / : .).",
+        ),
     ] = "",
     seed: Annotated[int, typer.Option("--seed")] = 0,
     height: Annotated[int, typer.Option("--height", min=4, help="Binned crop height.")] = 32,
@@ -35,12 +40,11 @@ def baseline(
     """Fit a KNN (k chosen by 5-fold cross-validation on the training split) and an RBF SVM on
     the same binned pixels and split the CNN uses, and print their test accuracy."""
     from training.baselines import run_baselines
-    from training.chars import CHAR_CHARSET, resolve_char_data
+    from training.chars import resolve_char_data
     from training.data import DatasetError
 
-    chosen = charset or ("0123456789" if data == "digits" else CHAR_CHARSET)
     try:
-        split = resolve_char_data(data, test_data, chosen, height, width, seed)
+        split = resolve_char_data(data, test_data, charset, height, width, seed)
         results = run_baselines(split.train, split.test, seed)
     except (DatasetError, ValueError, FileNotFoundError) as error:
         typer.echo(f"training: error: {error}", err=True)

@@ -34,7 +34,12 @@ def curve(
     ] = "0.1,0.25,0.5,1",
     epochs: Annotated[int, typer.Option("--epochs", min=1)] = 60,
     charset: Annotated[
-        str, typer.Option("--charset", help="Classes (default: 0-9 A-Z - / : . ; digits: 0-9).")
+        str,
+        typer.Option(
+            "--charset",
+            help="Classes, in order (default: the labels found; digits: 0-9; "
+            "synthetic: 0-9 A-Z - / : .).",
+        ),
     ] = "",
     seed: Annotated[int, typer.Option("--seed")] = 0,
     int8: Annotated[
@@ -48,7 +53,7 @@ def curve(
     from dataclasses import replace
 
     from training.char_train import CharTrainConfig
-    from training.chars import CHAR_CHARSET, resolve_char_data
+    from training.chars import resolve_char_data
     from training.curve import learning_curve, plot_curve, write_curve
     from training.data import DatasetError
 
@@ -58,10 +63,9 @@ def curve(
         typer.echo(f"training: error: --fractions must be numbers, got {fractions!r}", err=True)
         raise typer.Exit(2) from None
     config = replace(CharTrainConfig(), epochs=epochs, seed=seed)
-    chosen = charset or ("0123456789" if data == "digits" else CHAR_CHARSET)
     out.mkdir(parents=True, exist_ok=True)
     try:
-        split = resolve_char_data(data, test_data, chosen, config.height, config.width, seed)
+        split = resolve_char_data(data, test_data, charset, config.height, config.width, seed)
         points = learning_curve(
             split.train, split.test, config, parts, seed, _log, out if int8 else None
         )

@@ -40,7 +40,9 @@ def train_char(
     charset: Annotated[
         str,
         typer.Option(
-            "--charset", help="Classes, in order (default: 0-9 A-Z - / : . ; digits: 0-9)."
+            "--charset",
+            help="Classes, in order (default: the labels found; digits: 0-9; "
+            "synthetic: 0-9 A-Z - / : .).",
         ),
     ] = "",
     baselines: Annotated[
