@@ -144,7 +144,9 @@ class CharTrainConfig:
 
     height: int = 32
     width: int = 24
-    channels: tuple[int, int, int] = (16, 32, 64)
+    channels: tuple[int, int, int] = (24, 48, 96)
+    """~39k parameters with 10 classes, ~42k with 40; chosen over (16, 32, 64) on the digits
+    validation split (377/377 against 376/377), never on a test split."""
     dropout: float = 0.1
     bn_momentum: float = 0.9
     """Batch-norm statistics follow the weights within a few dozen steps (small sets train
