@@ -10,6 +10,7 @@ import typer
 from edge_ocr.commands import demo as demo_command
 from edge_ocr.commands import read as read_command
 from edge_ocr.commands import run as run_command
+from edge_ocr.commands import serve as serve_command
 from edge_ocr.commands import service as service_command
 from edge_ocr.commands import validate_config as validate_config_command
 
@@ -23,6 +24,7 @@ app = typer.Typer(
 app.command(name="read")(read_command.read)
 app.command(name="demo")(demo_command.demo)
 app.command(name="run")(run_command.run)
+app.command(name="serve")(serve_command.serve)
 app.command(name="validate-config")(validate_config_command.validate_config)
 app.add_typer(service_command.app, name="service")
 

@@ -6,7 +6,8 @@ problems (``FILE:LINE: KEY: message``), so an operator fixes a file in one pass.
 - ``[service]``  device name, state directory, drain timeout, status interval
 - ``[source]``   camera/file/synthetic source and its reconnect backoff
 - ``[model]``    bundled model name or path, accelerator, threads
-- ``[pipeline]`` the recognition pipeline's own settings (ROI, expected code, thresholds)
+- ``[pipeline]`` the recognition pipeline's ``PipelineConfig``: ``roi``, ``max_batch`` and the
+  ``[pipeline.locate]`` / ``[pipeline.track]`` thresholds
 - ``[spool]``    durable event spool: segment size, total cap, fsync batching
 - ``[metrics]``  Prometheus ``/metrics`` and ``/healthz`` address
 - ``[[sinks]]``  one table per sink, chosen by ``type`` (see ``sinks.SINK_TYPES``)
@@ -24,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edge_ocr.service import pipeline_config
+from edge_ocr.conveyor import ConveyorConfig
+from edge_ocr.pipeline import PipelineConfig
 from edge_ocr.service.sinks import SINK_COMMON_KEYS, SINK_TYPES
 from edge_ocr.service.tables import (
     ConfigError,
@@ -74,18 +76,29 @@ class GeneralConfig:
         return found
 
 
+AT_END = ("stop", "reopen")
+
+
 @dataclass(frozen=True)
 class SourceConfig:
     """``[source]``: what to read frames from and how to retry when it fails.
 
-    ``uri`` is ``synthetic`` (the built-in conveyor), a device (``/dev/video0`` or ``0``), a
-    video/image file or folder, or a stream URL. A source that fails is reopened after
-    ``retry_initial_s``, doubling up to ``retry_max_s``.
+    ``uri`` is ``synthetic`` (the built-in conveyor, shaped by ``[source.synthetic]``), a
+    camera (``/dev/video0`` or ``0``), a video file, an image folder or a stream URL. A source
+    that fails or vanishes is reopened after ``retry_initial_s``, doubling up to
+    ``retry_max_s``. A finite source (file, folder, synthetic) that ends either stops the
+    service cleanly (``at_end = "stop"``: drain, exit 0) or starts over (``"reopen"``).
+    ``realtime`` replays files and the synthetic stream at their frame rate, like a camera.
     """
 
     uri: str = "synthetic"
     retry_initial_s: float = 0.5
     retry_max_s: float = 30.0
+    at_end: str = "stop"
+    realtime: bool = False
+    queue_size: int = 4
+    stall_timeout_s: float = 5.0
+    synthetic: ConveyorConfig = field(default_factory=ConveyorConfig)
 
     def problems(self) -> list[tuple[str, str]]:
         found = []
@@ -95,6 +108,12 @@ class SourceConfig:
             found.append(("retry_initial_s", f"must be > 0, got {self.retry_initial_s}"))
         if self.retry_max_s < self.retry_initial_s:
             found.append(("retry_max_s", f"must be >= retry_initial_s, got {self.retry_max_s}"))
+        if self.at_end not in AT_END:
+            found.append(("at_end", f"must be 'stop' or 'reopen', got {self.at_end!r}"))
+        if self.queue_size < 1:
+            found.append(("queue_size", f"must be >= 1, got {self.queue_size}"))
+        if self.stall_timeout_s <= 0:
+            found.append(("stall_timeout_s", f"must be > 0, got {self.stall_timeout_s}"))
         return found
 
 
@@ -181,7 +200,7 @@ class ServiceConfig:
     service: GeneralConfig
     source: SourceConfig
     model: ModelConfig
-    pipeline: Any
+    pipeline: PipelineConfig
     spool: SpoolConfig
     metrics: MetricsConfig
     sinks: tuple[SinkConfig, ...]
@@ -289,7 +308,7 @@ def parse_config(text: str, path: Path | str = "<config>") -> ServiceConfig:
     general = build(GeneralConfig, data.get("service", {}), "service", problems)
     source = build(SourceConfig, data.get("source", {}), "source", problems)
     model = build(ModelConfig, data.get("model", {}), "model", problems)
-    pipeline = pipeline_config.build_pipeline(data.get("pipeline", {}), "pipeline", problems)
+    pipeline = build(PipelineConfig, data.get("pipeline", {}), "pipeline", problems)
     spool = build(SpoolConfig, data.get("spool", {}), "spool", problems)
     metrics = build(MetricsConfig, data.get("metrics", {}), "metrics", problems)
 
@@ -306,7 +325,8 @@ def parse_config(text: str, path: Path | str = "<config>") -> ServiceConfig:
             if sink is not None:
                 sinks.append(sink)
     problems.raise_if_any()
-    assert general and source and model and spool and metrics  # no problems: all built
+    # No problems: every section was built.
+    assert general and source and model and pipeline and spool and metrics
     state_dir = general.state_dir
     if not state_dir.is_absolute():
         # Relative to the config file, so a config and its state can travel together.

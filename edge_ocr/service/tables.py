@@ -247,7 +247,12 @@ def build(
             failed.add(name)
         if required:  # a stand-in, only so the other fields' range checks can still run
             values[name] = _neutral(hints[name])
-    instance = cls(**values)
+    try:
+        instance = cls(**values)
+    except (ValueError, TypeError) as error:  # the dataclass checks itself in __post_init__
+        if not failed:
+            problems.add(key, str(error))
+        return None
     _range_problems(instance, key, failed, problems)
     if len(problems.items) > before:
         return None

@@ -142,11 +142,19 @@ drain_timeout_s = 10.0         # on stop, how long sinks may take to deliver wha
 uri = "/dev/video0"            # or "synthetic", a video file, an image folder, rtsp://...
 retry_initial_s = 0.5          # a failed camera is reopened after this, doubling...
 retry_max_s = 30.0             # ...up to this
+stall_timeout_s = 5.0          # no frame for this long: the camera is gone
 
 [model]
 name = "lines"                 # bundled model, or /path/to/model.tflite (contract beside it)
 accel = "auto"                 # auto | cpu | gpu | none | /path/to/delegate.so
 threads = 2
+
+[pipeline]
+# roi = [0, 0, 640, 480]       # x, y, width, height: only this part of the frame is searched
+
+[pipeline.track]
+min_reads = 2                  # frames with reads an item needs before it is reported
+min_confidence = 0.3           # voted confidence an item needs to be reported
 
 [spool]
 segment_bytes = 4194304        # one spool file; events are fsync'd in small batches

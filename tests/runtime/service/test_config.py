@@ -29,9 +29,9 @@ retry_max_s = 1.0
 name = "lines"
 
 [pipeline]
-min_confidence = 1.5
-pattern = "LOT ("
-roi = { x = -1 }
+max_batch = "many"
+roi = [0, 0, 4, 4]
+track = { min_reads = 0, max_tracks = 1.5 }
 
 [metrics]
 port = 70000
@@ -74,10 +74,8 @@ def test_every_problem_is_reported_with_its_line(tmp_path: Path) -> None:
         f"{path}:3: service.drain_timeout_s: must be a number, got 'ten'",
         f"{path}:8: source.retry_max_s: must be >= retry_initial_s, got 1.0",
         f"{path}:10: modle: unknown key (did you mean 'model'?)",
-        f"{path}:14: pipeline.min_confidence: must be in 0..1, got 1.5",
-        f"{path}:15: pipeline.pattern: not a valid regular expression: missing ), "
-        "unterminated subpattern at position 4",
-        f"{path}:16: pipeline.roi.x: must be >= 0, got -1",
+        f"{path}:14: pipeline.max_batch: must be an integer, got 'many'",
+        f"{path}:16: pipeline.track.max_tracks: must be an integer, got 1.5",
         f"{path}:19: metrics.port: must be in 0..65535 (0: any free port), got 70000",
         f"{path}:22: sinks[0].type: unknown sink type 'kafka' (known: stdout, file, mqtt, "
         "http, serial)",
@@ -93,6 +91,16 @@ def test_every_problem_is_reported_with_its_line(tmp_path: Path) -> None:
     ]
     assert len(lines) == len(caught.value.problems)
     assert sorted(lines) == sorted(expected)
+
+
+def test_checks_of_the_pipeline_own_config_classes_are_reported_at_their_table() -> None:
+    text = "[pipeline]\nroi = [0, 0, 4, 4]\n\n[source.synthetic]\nitems = -1\n"
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text + "[[sinks]]\ntype = 'stdout'\n", "c.toml")
+    assert str(caught.value).splitlines() == [
+        "c.toml:1: pipeline: roi must be x, y, width, height with width and height of 8 or more",
+        "c.toml:4: source.synthetic: items must be zero or more",
+    ]
 
 
 def test_a_toml_syntax_error_names_the_file_and_line(tmp_path: Path) -> None:
@@ -148,5 +156,5 @@ def test_validate_config_command(tmp_path: Path) -> None:
     bad = runner.invoke(app, ["validate-config", str(path)])
     assert bad.exit_code == 1
     assert f"edge-ocr: error: {path}:22: sinks[0].type: unknown sink type 'kafka'" in bad.output
-    assert "16 problems" in bad.output
+    assert "15 problems" in bad.output
     assert "Traceback" not in bad.output

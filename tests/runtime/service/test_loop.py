@@ -1,0 +1,115 @@
+"""The service loop in-process, where a subprocess cannot show it: the watchdog stops while
+the pipeline is stuck; startup failures are one-line errors; the soak helper for the bench."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from service_support import NotifySocket, wait_for
+from typer.testing import CliRunner
+
+from edge_ocr.cli import app
+from edge_ocr.events import ItemEvent
+from edge_ocr.service.config import ServiceConfig, parse_config
+from edge_ocr.service.engine import PipelineEngine, PipelineProcessor
+from edge_ocr.service.sdnotify import Notifier
+from edge_ocr.service.service import Service
+from edge_ocr.service.soak import soak
+
+
+def synthetic_config(state: Path, extra: str = "") -> ServiceConfig:
+    return parse_config(
+        f"""
+[service]
+state_dir = "{state}"
+status_interval_s = 0.2
+[source]
+uri = "synthetic"
+at_end = "reopen"
+stall_timeout_s = 0.1
+[source.synthetic]
+speed = 1500.0
+[model]
+accel = "cpu"
+[metrics]
+enabled = false
+[[sinks]]
+type = "file"
+path = "out.jsonl"
+{extra}
+""",
+        state / "config.toml",
+    )
+
+
+class StuckProcessor(PipelineProcessor):
+    """The real pipeline, which can be made to hang inside ``process`` (a wedged driver)."""
+
+    stuck = threading.Event()
+    release = threading.Event()
+
+    def process(self, captured: Any) -> list[ItemEvent]:
+        if self.stuck.is_set():
+            self.release.wait(10)
+        return super().process(captured)
+
+
+class StuckEngine(PipelineEngine):
+    def pipeline(self, config: ServiceConfig, model: Any) -> PipelineProcessor:
+        return StuckProcessor(super().pipeline(config, model).pipeline)
+
+
+def test_watchdog_is_fed_only_while_the_loop_runs(tmp_path: Path, notify_socket: NotifySocket
+                                                  ) -> None:
+    notifier = Notifier({"NOTIFY_SOCKET": notify_socket.path, "WATCHDOG_USEC": "200000"})
+    service = Service(synthetic_config(tmp_path), StuckEngine(), notifier)
+    worker = threading.Thread(target=service.run)
+    worker.start()
+    try:
+        wait_for(lambda: len(notify_socket.seen("WATCHDOG=1")) >= 5, 30, "watchdog pings")
+        StuckProcessor.stuck.set()
+        time.sleep(0.3)  # let the loop enter the stuck call
+        stuck_at = len(notify_socket.seen("WATCHDOG=1"))
+        time.sleep(1.0)  # five intervals: systemd would restart the service now
+        assert len(notify_socket.seen("WATCHDOG=1")) == stuck_at
+        StuckProcessor.stuck.clear()
+        StuckProcessor.release.set()
+        wait_for(lambda: len(notify_socket.seen("WATCHDOG=1")) > stuck_at + 2, 10, "pings again")
+    finally:
+        StuckProcessor.stuck.clear()
+        StuckProcessor.release.set()
+        service.request_stop()
+        worker.join(30)
+    assert not worker.is_alive()
+    assert notify_socket.seen("STOPPING=1")
+
+
+def test_startup_failures_are_one_line_errors(tmp_path: Path) -> None:
+    runner = CliRunner()
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[sinks]]\ntype = 'kafka'\n")
+    result = runner.invoke(app, ["serve", "--config", str(bad)])
+    assert result.exit_code == 78  # EX_CONFIG: the unit does not restart it in a loop
+    assert "bad.toml:2: sinks[0].type: unknown sink type 'kafka'" in result.output
+    missing = tmp_path / "model.toml"
+    missing.write_text(
+        f"[service]\nstate_dir = '{tmp_path}'\n[model]\nname = 'nope'\n[[sinks]]\ntype = 'stdout'\n"
+    )
+    result = runner.invoke(app, ["serve", "--config", str(missing)])
+    assert result.exit_code == 1
+    assert "edge-ocr: error: model nope: model not found: nope" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_soak_reports_rss_samples_for_the_benchmark(tmp_path: Path) -> None:
+    result = soak(5.0, sample_every_s=0.25, config=synthetic_config(tmp_path))
+    assert 5.0 <= result.seconds < 20
+    assert len(result.samples) >= 15 and all(rss > 10 * 2**20 for _, rss in result.samples)
+    assert result.frames > 50 and result.items > 0
+    assert result.delivered == result.items  # the file sink got every event before the stop
+    assert result.baseline_rss <= result.peak_rss
+    assert result.growth < 0.25, result.summary()
+    assert "MiB" in result.summary()
