@@ -12,12 +12,21 @@ import typer
 
 from bench.measure import ROOT, Job, spawn
 from bench.peers import READER_IDS, READER_LABELS
-from bench.report import check_targets, machine_info, now_iso, speed_ratios, write_outputs
+from bench.report import (
+    check_targets,
+    machine_info,
+    now_iso,
+    speed_ratios,
+    stream_fps_estimates,
+    write_outputs,
+)
 from bench.score import score_set
-from bench.sections import SECTIONS, run_section
+from bench.sections import SECTIONS, SectionOptions, run_section
 from bench.sets import FULL_SIZES, QUICK_SIZES, EvalSet, SetSizes, build_sets
 
 EDGE_READERS = ("edge-ocr-int8", "edge-ocr-float")
+PEER_MODEL = "-"
+"""Peers read every set with their one model."""
 
 app = typer.Typer(add_completion=False, help=__doc__)
 
@@ -38,19 +47,16 @@ def _parse_list(value: str, known: tuple[str, ...], what: str) -> tuple[str, ...
 
 
 def _jobs(readers: tuple[str, ...], sets: list[EvalSet], runs_dir: str, batch: int) -> list[Job]:
-    """edge-ocr runs one job per model (lines, captcha); a peer reads every set in one job."""
-    jobs = []
-    for reader in readers:
-        if reader in EDGE_READERS:
-            models = dict.fromkeys(s.model for s in sets)
-            for model in models:
-                names = tuple(s.name for s in sets if s.model == model)
-                jobs.append(Job(reader, model, names, batch=batch, runs_dir=runs_dir))
-        else:
-            jobs.append(
-                Job(reader, "-", tuple(s.name for s in sets), batch=batch, runs_dir=runs_dir)
-            )
-    return jobs
+    """One job (one process) per reader over every set; edge-ocr reads each set with the
+    set's model (lines or captcha), peers read every set the same way."""
+    names = tuple(s.name for s in sets)
+    models = tuple(s.model for s in sets)
+    peer_models = tuple(PEER_MODEL for _ in sets)
+    return [
+        Job(reader, names, models if reader in EDGE_READERS else peer_models, batch=batch,
+            runs_dir=runs_dir)
+        for reader in readers
+    ]  # fmt: skip
 
 
 def float_pairing(model: str, runs_dir: Path) -> dict[str, Any]:
@@ -69,36 +75,47 @@ def float_pairing(model: str, runs_dir: Path) -> dict[str, Any]:
             "paired": False,
             "detail": f"{exported} missing: the float model may not be the bundled int8's",
         }
-    same = file_sha256(exported) == file_sha256(bundled)
-    detail = "" if same else f"{exported} differs from the bundled {model}.tflite"
-    return {"paired": same, "detail": detail}
+    if file_sha256(exported) != file_sha256(bundled):
+        return {"paired": False, "detail": f"{exported} differs from the bundled {model}.tflite"}
+    keras_file = runs_dir / model / "model.keras"
+    if keras_file.is_file() and keras_file.stat().st_mtime > exported.stat().st_mtime:
+        # Training went on after the export (a resumed or extended run).
+        return {"paired": False, "detail": f"{keras_file} is newer than its int8 export"}
+    return {"paired": True, "detail": ""}
 
 
 def _collect(
     jobs: list[Job], outcomes: list[dict[str, Any]], sets: dict[str, EvalSet]
 ) -> dict[str, Any]:
-    """Per reader: its jobs (what ran, or why not) and the scores of every set it read."""
+    """Per reader: whether it ran (or why not), its memory, and the scores of every set it
+    read; sets it could not read (a model not installed) are listed with the reason."""
     readers: dict[str, Any] = {}
     for job, outcome in zip(jobs, outcomes, strict=True):
-        entry = readers.setdefault(
-            job.reader, {"label": READER_LABELS[job.reader], "jobs": [], "sets": {}}
-        )
-        summary = {k: v for k, v in outcome.items() if k not in ("sets", "job")}
-        summary["model"] = job.model
-        summary["sets"] = list(job.sets)
-        entry["jobs"].append(summary)
-        if outcome["status"] != "ok":
-            continue
-        memory = outcome["memory"]
-        for name, measured in outcome["sets"].items():
+        entry: dict[str, Any] = {
+            "label": READER_LABELS[job.reader],
+            "status": outcome["status"],
+            "reason": outcome.get("reason", ""),
+            "memory": outcome.get("memory", {}),
+            "models": {},
+            "sets": {},
+            "skipped_sets": {},
+        }
+        readers[job.reader] = entry
+        for name, measured in outcome.get("sets", {}).items():
+            if measured["status"] != "ok":
+                entry["skipped_sets"][name] = measured["reason"]
+                continue
+            entry["models"].setdefault(
+                measured["model"],
+                {k: measured[k] for k in ("library", "version", "model_files", "model_bytes",
+                                           "preprocessing", "load_seconds")},
+            )  # fmt: skip
             score = score_set(sets[name], measured)
-            score["model_bytes"] = outcome["model_bytes"]
-            score["peak_rss_kb"] = memory["peak_rss_kb"]
-            score["reader_rss_kb"] = memory["reader_rss_kb"]
+            score["model"] = measured["model"]
+            score["model_bytes"] = measured["model_bytes"]
+            score["peak_rss_kb"] = entry["memory"]["peak_rss_kb"]
+            score["reader_rss_kb"] = entry["memory"]["reader_rss_kb"]
             entry["sets"][name] = score
-    for entry in readers.values():
-        statuses = {job["status"] for job in entry["jobs"]}
-        entry["status"] = "ok" if "ok" in statuses else sorted(statuses)[0]
     return readers
 
 
@@ -178,7 +195,7 @@ def main(
             )
             detail = outcome.get("reason", "")
             _say(
-                f"bench: {READER_LABELS[job.reader]} [{job.model}] on {', '.join(job.sets)}: "
+                f"bench: {READER_LABELS[job.reader]} on {', '.join(job.sets)}: "
                 f"{outcome['status']}{': ' + detail if detail else ''} "
                 f"({time.monotonic() - job_started:.0f} s)"
             )
@@ -189,9 +206,8 @@ def main(
                 section_results[name] = {"status": "skipped", "reason": "not selected (--sections)"}
                 continue
             section_started = time.monotonic()
-            section_results[name] = run_section(
-                name, quick, work, 3 * 3600.0, soak_seconds if name == "soak" else None
-            )
+            options = SectionOptions(quick, soak_seconds, ROOT / runs)
+            section_results[name] = run_section(name, options, work, 3 * 3600.0)
             outcome = section_results[name]
             detail = outcome.get("reason", outcome.get("summary", ""))
             _say(
@@ -212,12 +228,13 @@ def main(
         },
     }
     result["ratios"] = speed_ratios(result)
+    result["stream_fps_estimates"] = stream_fps_estimates(result)
     result["targets"] = check_targets(result)
     result["duration_s"] = round(time.monotonic() - started, 1)
     for path in write_outputs(result, results):
         _say(f"bench: wrote {path}")
     crashed = [
-        f"{job.reader} [{job.model}]: {outcome['reason']}"
+        f"{job.reader}: {outcome['reason']}"
         for job, outcome in zip(jobs, outcomes, strict=True)
         if job.reader in EDGE_READERS and outcome["status"] == "failed"
     ]

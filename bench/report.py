@@ -104,6 +104,26 @@ def speed_ratios(results: dict[str, Any]) -> dict[str, Any]:
     return ratios
 
 
+def stream_fps_estimates(results: dict[str, Any]) -> dict[str, Any]:
+    """Frames per second a per-crop peer would reach in the main job if it read every located
+    line of every frame (it has no tracker to skip lines already read): capture and locate as
+    measured for edge-ocr, plus the located lines per frame times the peer's median latency per
+    line on the held-out line set. An estimate, not a measurement."""
+    streams = results["sections"].get("streams", {})
+    if streams.get("status") != "ok":
+        return {}
+    stages = streams["stage_ms_per_frame"]
+    fixed_ms = stages["capture"] + stages["locate"]
+    estimates = {}
+    for reader in (*PEERS, INT8):
+        score = _set_score(results, reader, "lines")
+        if score is None:
+            continue
+        per_frame_ms = fixed_ms + streams["located_lines_per_frame"] * score["median_ms"]
+        estimates[reader] = round(1000.0 / per_frame_ms, 1)
+    return estimates
+
+
 @dataclass(frozen=True)
 class Target:
     """One figure an issue asks for, checked: ``passed`` is None when it was not measured."""
@@ -403,6 +423,39 @@ def _set_table(results: dict[str, Any], set_name: str) -> list[str]:
     return rows
 
 
+def _streams_table(results: dict[str, Any]) -> list[str]:
+    streams = results["sections"]["streams"]
+    stages = ", ".join(f"{k} {v:.2f}" for k, v in streams["stage_ms_per_frame"].items())
+    rows = [
+        "### Conveyor streams (edge-ocr int8, the whole main job)",
+        "",
+        f"{streams['frame_size'][0]}x{streams['frame_size'][1]} synthetic streams, seeds "
+        f"{', '.join(str(s) for s in streams['seeds'])}, {streams['items_per_stream']} items "
+        f"each; ms per frame: {stages}; {streams['located_lines_per_frame']:.2f} lines located "
+        f"and {streams['read_lines_per_frame']:.2f} read per frame (the tracker skips lines "
+        "already read).",
+        "",
+        "| px/s | items | exact | wrong | missed | duplicates | false items | fps |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for speed, s in streams["per_speed"].items():
+        rows.append(
+            f"| {speed} | {s['items']} | {_pct(s['exact_rate'])} | {s['wrong']} | {s['missed']} "
+            f"| {s['duplicates']} | {s['false_items']} | {s['fps']:.0f} |"
+        )
+    estimates = results.get("stream_fps_estimates", {})
+    if estimates:
+        rows += [
+            "",
+            "Estimated fps if each reader read every located line of every frame (capture + "
+            "locate as measured, plus located lines per frame x its median ms per line on the "
+            "held-out lines; peers have no tracker): "
+            + ", ".join(f"{READER_LABELS[r]} {fps:.0f}" for r, fps in estimates.items())
+            + ".",
+        ]
+    return rows
+
+
 def to_markdown(results: dict[str, Any]) -> str:
     """The results as a page: machine, targets, one table per set, sections, readers, method."""
     machine = results["machine"]
@@ -440,27 +493,28 @@ def to_markdown(results: dict[str, Any]) -> str:
             lines.append(f"- **{name}**: {section.get('status')}: {section.get('reason', '')}")
             continue
         lines.append(f"- **{name}**: {section.get('summary', 'see the JSON')}")
+    if results["sections"].get("streams", {}).get("status") == "ok":
+        lines += ["", *_streams_table(results)]
     lines += ["", "## Readers", ""]
     for reader in READER_IDS:
         entry = results["readers"].get(reader)
+        label = READER_LABELS[reader]
         if entry is None:
-            lines.append(f"- **{READER_LABELS[reader]}**: not selected")
+            lines.append(f"- **{label}**: not selected")
             continue
-        for job in entry["jobs"]:
-            where = (
-                f"{READER_LABELS[reader]} [{job['model']}]"
-                if reader.startswith("edge")
-                else (READER_LABELS[reader])
-            )
-            if job["status"] != "ok":
-                lines.append(f"- **{where}**: {job['status']}: {job['reason']}")
-                continue
+        if entry["status"] != "ok":
+            lines.append(f"- **{label}**: {entry['status']}: {entry['reason']}")
+            continue
+        for model, info in entry["models"].items():
+            name = f"{label} [{model}]" if reader.startswith("edge") else label
             lines.append(
-                f"- **{where}**: {job['library']}, {job['version']}; model "
-                f"{', '.join(Path(f).name for f in job['model_files'])} "
-                f"({_size(job['model_bytes'])}); input: {job['preprocessing']}; "
-                f"loaded in {job['load_seconds']:.1f} s."
+                f"- **{name}**: {info['library']}, {info['version']}; model "
+                f"{', '.join(Path(f).name for f in info['model_files'])} "
+                f"({_size(info['model_bytes'])}); input: {info['preprocessing']}; "
+                f"loaded in {info['load_seconds']:.1f} s."
             )
+        for set_name, reason in entry["skipped_sets"].items():
+            lines.append(f"- **{label}** on {set_name}: skipped: {reason}")
     lines += [
         "",
         "Peak RSS is the reader process's high-water mark (VmHWM); the reader's share is that "

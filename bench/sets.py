@@ -81,7 +81,7 @@ class SetSizes:
 
 
 FULL_SIZES = SetSizes(lines=1000, captchas_4=1000, captchas_5_6=500)
-QUICK_SIZES = SetSizes(lines=120, captchas_4=60, captchas_5_6=30)
+QUICK_SIZES = SetSizes(lines=100, captchas_4=40, captchas_5_6=20)
 
 
 def held_out_lines(count: int, seed: int = LINES_SEED) -> EvalSet:

@@ -69,7 +69,7 @@ def test_missing_float_run_is_skipped_not_failed(tmp_path: Path) -> None:
     data = json.loads((tmp_path / "results" / "latest.json").read_text())
     float_reader = data["readers"]["edge-ocr-float"]
     assert float_reader["status"] == "skipped"
-    assert "no float model" in float_reader["jobs"][0]["reason"]
+    assert "no float model" in float_reader["reason"]
     assert "skipped: no float model" in (tmp_path / "results" / "latest.md").read_text()
 
 
