@@ -146,3 +146,24 @@ def test_int8_float_drop_is_not_judged_against_an_unrelated_float_run() -> None:
     results["float_pairing"] = {"lines": {"paired": True, "detail": ""}}
     target = {t["id"]: t for t in check_targets(results)}["int8_drop_lines"]
     assert target["passed"] is False and target["measured"] == "+5.00 points"
+
+
+def test_a_crashing_child_is_a_failed_result_not_the_end_of_the_bench(tmp_path: Path) -> None:
+    from bench.measure import run_child
+
+    result = run_child(["-m", "bench.no_such_module"], tmp_path / "out.json", 60.0)
+    assert result["status"] == "failed"
+    assert "No module named" in result["reason"]
+
+
+def test_peer_stream_fps_is_estimated_from_located_lines_and_latency() -> None:
+    from bench.report import stream_fps_estimates
+
+    results = _results(0.9, 0.5, {})
+    results["sections"]["streams"] = {
+        "status": "ok",
+        "stage_ms_per_frame": {"capture": 1.0, "locate": 4.0, "recognize": 0.5, "track": 0.2},
+        "located_lines_per_frame": 2.0,
+    }
+    # capture + locate = 5 ms, plus 2 lines x the median ms per line (1 ms and 20 ms).
+    assert stream_fps_estimates(results) == {"tesseract": 22.2, "edge-ocr-int8": 142.9}
