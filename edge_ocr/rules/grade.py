@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from edge_ocr.preprocess import to_gray
 from edge_ocr.render import _DOT_MATRIX_5X7, Box
@@ -40,6 +41,8 @@ from edge_ocr.segment import ink_mask, segment_line
 from edge_ocr.types import LineCrop
 
 QUANTITIES = ("margin", "contrast", "completeness", "spacing", "baseline")
+UNMEASURED = -1.0
+"""A quantity that could not be measured on a line; it does not count towards the grade."""
 OFF_BASELINE = frozenset("-:")
 """Characters that do not stand on the baseline ('.' does, '-' and ':' float)."""
 
@@ -91,29 +94,49 @@ def contrast_of(crop: LineCrop) -> float:
 
 
 def measure_line(decode: LineDecode, crop: LineCrop) -> LineQuality:
-    """The five quantities of one read line."""
+    """The five quantities of one read line (``UNMEASURED`` where the segmentation of the crop
+    does not agree with the read, see the module docstring)."""
     margin = min((c.margin for c in decode.chars), default=0.0)
     contrast = contrast_of(crop)
     printed = [c for c in decode.text if c != " "]
     segmentation = segment_line(crop)
-    boxes = segmentation.boxes
-    if not printed or not boxes:
-        return LineQuality(margin, contrast, 0.0, 1.0, 1.0)
+    if not printed or not segmentation.boxes:
+        return LineQuality(margin, contrast, 0.0, UNMEASURED, UNMEASURED)
     mask = ink_mask(segmentation.normalised)
-    identified = len(boxes) == len(printed)
-    chars = printed if identified else ["8"] * len(boxes)
-    ink = np.array([mask[y : y + h, x : x + w].sum() for x, y, w, h in boxes], dtype=np.float64)
-    expected = np.array([max(1, _DOTS.get(c, 17)) for c in chars], dtype=np.float64)
-    ratio = ink / expected
-    typical = float(np.median(ratio))
-    completeness = float(min(1.0, ratio.min() / typical)) if typical > 0 else 0.0
-    if not identified:
-        # Characters touch or break apart: the boxes are not the characters read, so the print
-        # is only as complete as the share of characters that stand apart.
-        completeness *= min(len(boxes), len(printed)) / max(len(boxes), len(printed))
-    spacing = _pitch_spread(boxes, segmentation.spaces)
-    baseline = _baseline_spread(boxes, chars, segmentation.band_height)
-    return LineQuality(margin, contrast, completeness, spacing, baseline)
+    if len(segmentation.boxes) == len(printed):
+        boxes = segmentation.boxes
+        completeness = _completeness(mask, boxes, printed)
+        spacing = _pitch_spread(boxes, segmentation.spaces)
+        baseline = _baseline_spread(boxes, printed, segmentation.band_height)
+        return LineQuality(margin, contrast, completeness, spacing, baseline)
+    # Touching or broken characters: cut the inked extent into equal cells, one per character
+    # read (exact for monospaced and dot-matrix print, approximate for proportional fonts).
+    band_top, band_bottom = segmentation.band
+    columns = np.flatnonzero(mask[band_top : band_bottom + 1].any(axis=0))
+    x0, x1 = int(columns[0]), int(columns[-1]) + 1
+    width = (x1 - x0) / len(decode.text)
+    cells = [
+        (round(x0 + i * width), band_top, max(1, round(width)), band_bottom - band_top + 1)
+        for i, c in enumerate(decode.text)
+        if c != " "
+    ]
+    return LineQuality(
+        margin, contrast, _completeness(mask, cells, printed), UNMEASURED, UNMEASURED
+    )
+
+
+def _completeness(mask: npt.NDArray[np.bool_], boxes: Sequence[Box], chars: Sequence[str]) -> float:
+    """Weakest character's ink per expected dot, over the line's median (letters and digits
+    only: punctuation carries too little ink to judge)."""
+    ratios = [
+        float(mask[y : y + h, x : x + w].sum()) / _DOTS[c]
+        for (x, y, w, h), c in zip(boxes, chars, strict=True)
+        if c.isalnum() and c in _DOTS
+    ]
+    if not ratios:
+        return UNMEASURED
+    typical = float(np.median(ratios))
+    return min(1.0, min(ratios) / typical) if typical > 0 else 0.0
 
 
 def _pitch_spread(boxes: Sequence[Box], spaces: Sequence[int]) -> float:
@@ -159,9 +182,13 @@ def grade_item(lines: Sequence[LineQuality], config: GradingConfig) -> Grade:
     limiting = QUANTITIES[0]
     for name in QUANTITIES:
         breakpoints = getattr(config, name)
-        scores = [breakpoints.score(getattr(line, name)) for line in lines]
+        measured = [line for line in lines if getattr(line, name) != UNMEASURED]
+        if not measured:
+            quality[name] = UNMEASURED
+            continue
+        scores = [breakpoints.score(getattr(line, name)) for line in measured]
         index = int(np.argmin(scores))
-        quality[name] = round(float(getattr(lines[index], name)), 4)
+        quality[name] = round(float(getattr(measured[index], name)), 4)
         quality[f"{name}_score"] = round(scores[index], 4)
         if scores[index] < worst_score:
             worst_score = scores[index]

@@ -187,6 +187,8 @@ class Edit:
     """0-based position in the read line."""
     expected: str
     read: str
+    expected_position: int = 0
+    """0-based position in the expected line."""
 
     def describe(self) -> str:
         if self.kind == "S":
@@ -214,13 +216,13 @@ def differences(expected: str, read: str) -> list[Edit]:
     while i > 0 or j > 0:
         if i > 0 and j > 0 and cost[i, j] == cost[i - 1, j - 1] + (expected[i - 1] != read[j - 1]):
             if expected[i - 1] != read[j - 1]:
-                edits.append(Edit("S", j - 1, expected[i - 1], read[j - 1]))
+                edits.append(Edit("S", j - 1, expected[i - 1], read[j - 1], i - 1))
             i, j = i - 1, j - 1
         elif i > 0 and cost[i, j] == cost[i - 1, j] + 1:
-            edits.append(Edit("D", j, expected[i - 1], ""))
+            edits.append(Edit("D", j, expected[i - 1], "", i - 1))
             i -= 1
         else:
-            edits.append(Edit("I", j - 1, "", read[j - 1]))
+            edits.append(Edit("I", j - 1, "", read[j - 1], i))
             j -= 1
     return edits[::-1]
 
