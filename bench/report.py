@@ -538,7 +538,9 @@ def plot(results: dict[str, Any], path: Path) -> bool:
         return False
     colours = {INT8: "#d62728", FLOAT: "#ff9896", "tesseract": "#1f77b4", "rapidocr": "#2ca02c"}
     markers = ["o", "s", "^", "D", "v", "P"]
-    figure, axes = plt.subplots(figsize=(8, 5))
+    from matplotlib.ticker import FuncFormatter
+
+    figure, axes = plt.subplots(figsize=(10, 5))
     for index, set_name in enumerate(results["sets"]):
         for reader in READER_IDS:
             score = _set_score(results, reader, set_name)
@@ -555,6 +557,7 @@ def plot(results: dict[str, Any], path: Path) -> bool:
                 linewidths=0.5,
             )
     axes.set_xscale("log")
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     axes.set_xlabel("median latency per crop, ms (batch 1, one thread; log scale)")
     axes.set_ylabel("exact reads, %")
     axes.set_ylim(-2, 102)
@@ -565,7 +568,7 @@ def plot(results: dict[str, Any], path: Path) -> bool:
         fontsize=10,
     )
     if axes.collections:
-        axes.legend(fontsize=7, loc="best")
+        axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     else:
         axes.text(0.5, 0.5, "no reader measured", ha="center", transform=axes.transAxes)
     figure.tight_layout()
