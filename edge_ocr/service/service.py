@@ -38,7 +38,7 @@ from edge_ocr.service.delivery import Delivery, SinkState
 from edge_ocr.service.metrics import Metric, MetricsServer
 from edge_ocr.service.sdnotify import Notifier
 from edge_ocr.service.sinks import SINK_TYPES, Sink, SinkContext
-from edge_ocr.service.spool import Spool, SpoolLimits
+from edge_ocr.service.spool import Spool, SpoolError, SpoolLimits
 
 log = logging.getLogger("edge_ocr.service")
 
@@ -191,6 +191,8 @@ class Service:
             self.spool = Spool(
                 config.state_dir / "spool", [s.name for s in config.sinks], spool_limits(config)
             )
+        except SpoolError as error:
+            raise StartupError(str(error)) from error
         except OSError as error:
             raise StartupError(f"spool in {config.state_dir}: {error}") from error
         self._start_sinks(config.sinks)
@@ -207,7 +209,11 @@ class Service:
         return lambda: entry.create(sink.table, sink.options, context)
 
     def _start_sinks(self, sinks: tuple[SinkConfig, ...]) -> None:
+        """Start a delivery thread per sink. The dicts are replaced, never changed in place:
+        the metrics thread may be iterating over the old ones."""
         assert self.spool is not None
+        deliveries = dict(self.deliveries)
+        configs = dict(self._sink_configs)
         for sink in sinks:
             delivery = Delivery(
                 sink.name,
@@ -219,8 +225,10 @@ class Service:
                 rejected_path=self.config.state_dir / f"rejected-{sink.name}.jsonl",
             )
             delivery.start()
-            self.deliveries[sink.name] = delivery
-            self._sink_configs[sink.name] = sink
+            deliveries[sink.name] = delivery
+            configs[sink.name] = sink
+        self.deliveries = deliveries
+        self._sink_configs = configs
 
     def _start_metrics(self) -> None:
         metrics = self.config.metrics
@@ -463,9 +471,11 @@ class Service:
             for name, sink in self._sink_configs.items()
             if device_changed or wanted.get(name) != sink
         ]
+        old_deliveries = self.deliveries
+        self.deliveries = {n: d for n, d in self.deliveries.items() if n not in stale}
+        self._sink_configs = {n: c for n, c in self._sink_configs.items() if n not in stale}
         for name in stale:
-            delivery = self.deliveries.pop(name)
-            self._sink_configs.pop(name)
+            delivery = old_deliveries[name]
             delivery.stop(self.clock())
             if not delivery.join(5.0):
                 log.error("sink %s did not stop within 5 s", name)

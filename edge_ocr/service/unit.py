@@ -110,13 +110,13 @@ SystemCallArchitectures=native
 SystemCallFilter=@system-service
 SystemCallErrorNumber=EPERM
 RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK
-# Cameras and serial adapters only; no other device nodes.
+# Cameras (V4L2) and serial adapters only; libcamera setups add their media and dma_heap
+# nodes with a drop-in (systemctl edit edge-ocr).
 DevicePolicy=closed
 DeviceAllow=char-video4linux rw
 DeviceAllow=char-ttyUSB rw
 DeviceAllow=char-ttyACM rw
 DeviceAllow=char-ttyS rw
-DeviceAllow=/dev/dma_heap rw
 
 # Resources: leave the rest of the device responsive whatever the camera does.
 CPUQuota={options.cpu_quota}

@@ -18,6 +18,7 @@ from edge_ocr.service.engine import PipelineEngine, PipelineProcessor
 from edge_ocr.service.sdnotify import Notifier
 from edge_ocr.service.service import Service
 from edge_ocr.service.soak import soak
+from edge_ocr.service.spool import Spool
 
 
 def synthetic_config(state: Path, extra: str = "") -> ServiceConfig:
@@ -102,6 +103,15 @@ def test_startup_failures_are_one_line_errors(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "edge-ocr: error: model nope: model not found: nope" in result.output
     assert "Traceback" not in result.output
+    busy = tmp_path / "busy.toml"
+    busy.write_text(f"[service]\nstate_dir = '{tmp_path}'\n[[sinks]]\ntype = 'stdout'\n")
+    holder = Spool(tmp_path / "spool", ["stdout"])  # another service on the same state
+    try:
+        result = runner.invoke(app, ["serve", "--config", str(busy)])
+    finally:
+        holder.close()
+    assert result.exit_code == 1
+    assert "is in use by another edge-ocr process" in result.output
 
 
 def test_soak_reports_rss_samples_for_the_benchmark(tmp_path: Path) -> None:
