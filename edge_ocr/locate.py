@@ -38,8 +38,11 @@ class LocateConfig:
     stroke_kernel: int = 7
     """Black-hat/top-hat kernel side at the shrunk scale: wider than a stroke, narrower than a
     character's counter-free background."""
-    min_response: float = 28.0
-    """Grey levels a stroke must stand out from its surroundings (noise stays under it)."""
+    min_response: float = 18.0
+    """Grey levels a stroke must stand out from its surroundings, at least..."""
+    noise_factor: float = 4.0
+    """...and at least this times the frame's median response (the noise level), so noisy
+    frames do not turn into blobs."""
     close_width: int = 9
     """Horizontal closing at the shrunk scale: joins characters (and dots) into a line."""
     close_height: int = 3
@@ -155,7 +158,9 @@ class Locator:
         off_y: int,
     ) -> list[Line]:
         config = self.config
-        _, mask = cv2.threshold(response, config.min_response, 255, cv2.THRESH_BINARY)
+        noise = float(np.median(response[::4, ::4]))
+        level = max(config.min_response, config.noise_factor * noise)
+        _, mask = cv2.threshold(response, level, 255, cv2.THRESH_BINARY)
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, self._close)
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, self._open)
         count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)

@@ -305,7 +305,7 @@ class Tracker:
         assignments = []
         for i, item in enumerate(items):
             if i not in track_of:
-                track_of[i] = self._new_track(frame, item)
+                track_of[i] = self._new_track(frame, item, set(track_of.values()))
             assignments.append(self._lines(track_of[i], item, frame))
         return assignments
 
@@ -324,9 +324,13 @@ class Tracker:
                     return t
         return None
 
-    def _new_track(self, frame: int, item: LocatedItem) -> int:
-        if len(self._tracks) >= self.config.max_tracks:
-            oldest = min(self._tracks.values(), key=lambda t: t.last_frame)
+    def _new_track(self, frame: int, item: LocatedItem, busy: set[int]) -> int:
+        """A track for a new item; when the table is full the longest-unseen track not in
+        this frame ends first (the table can only outgrow ``max_tracks`` by the number of
+        items in one frame, which the locator bounds)."""
+        idle = [t for t in self._tracks.values() if t.ident not in busy]
+        if len(self._tracks) >= self.config.max_tracks and idle:
+            oldest = min(idle, key=lambda t: t.last_frame)
             self._pending.append(oldest)
             del self._tracks[oldest.ident]
         ident = self._next_track

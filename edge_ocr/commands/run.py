@@ -17,7 +17,7 @@ from edge_ocr.commands.common import AccelOption, ModelOption, ThreadsOption, fa
 
 if TYPE_CHECKING:
     from edge_ocr.capture import FrameSource
-    from edge_ocr.conveyor import ItemScore
+    from edge_ocr.conveyor import ConveyorConfig, ItemScore
     from edge_ocr.events import ItemEvent
     from edge_ocr.pipeline import Pipeline, RunSummary
 
@@ -38,6 +38,28 @@ SeedOption = Annotated[int, typer.Option("--seed", help="Synthetic stream: rando
 ItemsOption = Annotated[
     int, typer.Option("--items", min=0, help="Synthetic stream: cartons that pass.")
 ]
+CharHeightOption = Annotated[
+    str,
+    typer.Option(
+        "--char-height", help="Synthetic stream: printed character height range MIN,MAX (px)."
+    ),
+]
+NoiseOption = Annotated[
+    float, typer.Option("--noise", min=0.0, help="Synthetic stream: sensor noise (grey levels).")
+]
+
+
+def parse_range(text: str, option: str) -> tuple[int, int]:
+    """``MIN,MAX`` integers (or one integer for both)."""
+    try:
+        values = [int(p) for p in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) == 1:
+        values *= 2
+    if len(values) != 2 or values[0] > values[1]:
+        raise ValueError(f"{option}: expected MIN,MAX integers, got {text!r}")
+    return (values[0], values[1])
 
 
 def parse_roi(text: str | None) -> tuple[int, int, int, int] | None:
@@ -139,6 +161,8 @@ def run(
     speed: SpeedOption = 400.0,
     seed: SeedOption = 0,
     items: ItemsOption = 12,
+    char_height: CharHeightOption = "18,32",
+    noise: NoiseOption = 5.0,
     score: Annotated[
         bool,
         typer.Option(
@@ -165,9 +189,9 @@ def run(
         max_batch=max_batch,
         realtime=realtime,
         queue_size=queue_size,
-        speed=speed,
-        seed=seed,
-        items=items,
+        conveyor=_conveyor(
+            speed=speed, seed=seed, items=items, char_height=char_height, noise=noise
+        ),
         keep_crops=save_crops is not None,
     )
     events, summary = _drive(pipeline, frames, as_json, save_video, save_crops, max_frames)
@@ -192,21 +216,20 @@ def _open(
     max_batch: int,
     realtime: bool,
     queue_size: int,
-    speed: float,
-    seed: int,
-    items: int,
+    conveyor: ConveyorConfig,
     keep_crops: bool,
 ) -> tuple[Pipeline, FrameSource]:
     """The pipeline and the opened source, or a one-line error and exit status 2."""
+    import cv2
+
     from edge_ocr.capture import CaptureError, open_source
     from edge_ocr.contract import ModelError
-    from edge_ocr.conveyor import ConveyorConfig
     from edge_ocr.model import load_model
     from edge_ocr.pipeline import Pipeline, PipelineConfig
 
+    cv2.setNumThreads(threads)  # --threads bounds OpenCV too: "one thread" means one
     try:
         config = PipelineConfig(roi=parse_roi(roi), max_batch=max_batch)
-        conveyor = ConveyorConfig(speed=speed, seed=seed, items=items)
     except ValueError as error:
         fail(str(error))
     try:
@@ -221,6 +244,23 @@ def _open(
     return pipeline, frames
 
 
+def _conveyor(
+    *, speed: float, seed: int, items: int, char_height: str, noise: float
+) -> ConveyorConfig:
+    from edge_ocr.conveyor import ConveyorConfig
+
+    try:
+        return ConveyorConfig(
+            speed=speed,
+            seed=seed,
+            items=items,
+            char_height=parse_range(char_height, "--char-height"),
+            noise=noise,
+        )
+    except ValueError as error:
+        fail(str(error))
+
+
 def _drive(
     pipeline: Pipeline,
     frames: FrameSource,
@@ -228,6 +268,7 @@ def _drive(
     save_video: Path | None,
     save_crops: Path | None,
     max_frames: int | None,
+    show: bool = True,
 ) -> tuple[list[ItemEvent], RunSummary]:
     """Run the stream, printing each event as it comes; the source is closed at the end."""
     from edge_ocr.annotate import AnnotateError, CropSaver, VideoAnnotator
@@ -238,7 +279,8 @@ def _drive(
     def emit(new: list[ItemEvent]) -> None:
         for event in new:
             events.append(event)
-            typer.echo(format_event(event, as_json))
+            if show:
+                typer.echo(format_event(event, as_json))
 
     annotator: VideoAnnotator | None = None
     crops: CropSaver | None = None
@@ -293,13 +335,11 @@ def demo_stream(accel: str = "cpu") -> None:
         max_batch=32,
         realtime=False,
         queue_size=4,
-        speed=500.0,
-        seed=2024,
-        items=10,
+        conveyor=_conveyor(speed=500.0, seed=2024, items=10, char_height="18,32", noise=5.0),
         keep_crops=False,
     )
     truth = ground_truth(frames) or ()
-    events, summary = _drive(pipeline, frames, False, None, None, None)
+    events, summary = _drive(pipeline, frames, False, None, None, None, show=False)
     for event in events:
         item = match_event(event, truth)
         printed = item.text if item is not None else "(no item)"
