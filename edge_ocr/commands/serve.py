@@ -33,7 +33,7 @@ def serve(
     """
     from edge_ocr.service.config import ConfigError, load_config
     from edge_ocr.service.engine import PipelineEngine
-    from edge_ocr.service.service import Service, StartupError
+    from edge_ocr.service.service import Service, ServiceError
 
     logging.basicConfig(
         level=logging.WARNING if quiet else logging.INFO,
@@ -50,6 +50,6 @@ def serve(
     try:
         with service.signals():
             code = service.run()
-    except StartupError as error:
+    except ServiceError as error:
         fail(str(error), code=1)
     raise typer.Exit(code)

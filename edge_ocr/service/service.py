@@ -50,8 +50,12 @@ class SourceError(Exception):
     """The source failed or vanished (one-line message); the service retries it."""
 
 
-class StartupError(Exception):
-    """The service cannot start (model, spool, metrics port); one-line message."""
+class ServiceError(Exception):
+    """The service cannot go on; the message is one line for the journal."""
+
+
+class StartupError(ServiceError):
+    """The service cannot start (model, spool, metrics port)."""
 
 
 class FrameSource(Protocol):
@@ -356,7 +360,13 @@ class Service:
         assert self.spool is not None
         for event in events:
             wire = dataclasses.replace(event, item=self.spool.next_seq).to_dict()
-            self.spool.append(wire)
+            try:
+                self.spool.append(wire)
+            except OSError as error:  # disk full or gone: stop rather than lose reads quietly
+                raise ServiceError(
+                    f"cannot write the spool in {self.spool.directory}: "
+                    f"{error.strerror or error}"
+                ) from error
             self.counters.items += 1
 
     def _housekeeping(self) -> None:
@@ -519,7 +529,11 @@ class Service:
             if not delivery.join(5.0):
                 log.error("sink %s did not stop within 5 s", delivery.name)
         if self.spool is not None:
-            self.spool.close()
+            try:
+                self.spool.close()
+            except OSError as error:
+                log.error("closing the spool: %s (cursors may lag: duplicates, not losses)",
+                          error)
             self.spool = None
         if self._metrics is not None:
             self._metrics.close()

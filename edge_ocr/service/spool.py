@@ -308,7 +308,8 @@ class Spool:
     def ack(self, sink: str, seq: int) -> None:
         """``sink`` delivered everything up to ``seq``."""
         with self._cond:
-            if seq > self._cursors.get(sink, 0):
+            # A sink removed by a reload may still be finishing a send: ignore it.
+            if sink in self._cursors and seq > self._cursors[sink]:
                 self._cursors[sink] = seq
                 self._cursors_dirty = True
                 self._cond.notify_all()
