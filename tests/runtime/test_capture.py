@@ -112,7 +112,7 @@ def test_image_folder_in_name_order_and_bad_images_fail(tmp_path: Path) -> None:
     frames = drain(open_source(str(tmp_path)))
     assert [int(f.image[0, 0]) for f in frames] == [0, 50, 100]
     (tmp_path / "003.png").write_bytes(b"not a png")
-    with pytest.raises(CaptureError, match="003.png: not a readable image"):
+    with pytest.raises(CaptureError, match=r"003\.png: not a readable image"):
         drain(open_source(str(tmp_path)))
 
 
@@ -169,7 +169,7 @@ def test_a_stalled_source_raises_instead_of_hanging() -> None:
 
     source = LiveSource(grab, "camera 0", stall_timeout_s=0.2)
     started = time.monotonic()
-    with pytest.raises(CaptureError, match="camera 0: no frame for 0.2 s"):
+    with pytest.raises(CaptureError, match=r"camera 0: no frame for 0\.2 s"):
         source.read()
     assert time.monotonic() - started < 2.0
     release.set()
@@ -201,7 +201,7 @@ class FakeCamera:
 
 def test_camera_that_disappears_mid_stream(monkeypatch: pytest.MonkeyPatch) -> None:
     camera = FakeCamera([np.zeros((48, 64), np.uint8)] * 5)
-    monkeypatch.setattr(capture, "open_video_capture", lambda *args: camera)
+    monkeypatch.setattr(capture, "open_video_capture", lambda *_: camera)
     source = open_source("0", queue_size=16)
     assert source.live and source.fps == 30.0
     got = []

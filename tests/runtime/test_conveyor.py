@@ -48,7 +48,7 @@ def test_items_pass_the_whole_view_one_after_another() -> None:
         assert item.frames.stop <= len(stream)
         previous_end = item.frames.start
         x, _, w, _ = item.block(item.full_frames.start)
-        assert 0 <= x and x + w <= 640
+        assert x >= 0 and x + w <= 640
         assert item.block(item.frames.stop)[0] >= 640 or item.block(item.frames.stop)[0] + w <= 0
 
 

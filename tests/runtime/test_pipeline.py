@@ -46,15 +46,15 @@ def test_config_from_mapping_and_its_errors() -> None:
     assert config.roi == (0, 40, 640, 400) and config.max_batch == 8
     assert config.track == TrackConfig(min_reads=3)
     assert config.locate == LocateConfig(min_response=20.0)
-    with pytest.raises(ValueError, match="pipeline.track: unknown key 'min_read'"):
+    with pytest.raises(ValueError, match=r"pipeline\.track: unknown key 'min_read'"):
         PipelineConfig.from_mapping({"track": {"min_read": 3}})
-    with pytest.raises(ValueError, match=r"pipeline.locate.scale: expected float"):
+    with pytest.raises(ValueError, match=r"pipeline\.locate\.scale: expected float"):
         PipelineConfig.from_mapping({"locate": {"scale": "half"}})
-    with pytest.raises(ValueError, match="pipeline.roi"):
+    with pytest.raises(ValueError, match=r"pipeline\.roi"):
         PipelineConfig.from_mapping({"roi": [1, 2, 3]})
     with pytest.raises(ValueError, match="pipeline: unknown key 'speed'"):
         PipelineConfig.from_mapping({"speed": 3})
-    with pytest.raises(ValueError, match="pipeline.track: settle_reads"):
+    with pytest.raises(ValueError, match=r"pipeline\.track: settle_reads"):
         PipelineConfig.from_mapping({"track": {"settle_reads": 0}})
 
 

@@ -159,7 +159,7 @@ class VanishingCamera:
 
 def test_camera_that_disappears_mid_stream(monkeypatch: pytest.MonkeyPatch) -> None:
     camera = VanishingCamera(frames=60)
-    monkeypatch.setattr(capture, "open_video_capture", lambda *args: camera)
+    monkeypatch.setattr(capture, "open_video_capture", lambda *_: camera)
     result = runner.invoke(
         app, ["run", "--source", "0", "--json", "--accel", "cpu", "--queue-size", "200"]
     )
