@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import typer
 
+from edge_ocr.commands import bench as bench_command
 from edge_ocr.commands import demo as demo_command
 from edge_ocr.commands import read as read_command
 from edge_ocr.commands import run as run_command
@@ -24,6 +25,7 @@ app = typer.Typer(
 app.command(name="read")(read_command.read)
 app.command(name="demo")(demo_command.demo)
 app.command(name="run")(run_command.run)
+app.command(name="bench")(bench_command.bench)
 app.command(name="serve")(serve_command.serve)
 app.command(name="validate-config")(validate_config_command.validate_config)
 app.add_typer(service_command.app, name="service")
