@@ -83,6 +83,12 @@ def _char_models(runs_dir: Path) -> list[Path]:
     return found
 
 
+def _model_name(path: str) -> str:
+    """``runs/char-digits/model.tflite`` reads better as ``char-digits`` than ``model.tflite``."""
+    model = Path(path)
+    return model.parent.name if model.name == "model.tflite" else model.stem
+
+
 def _char_model_scores(model_path: Path, sets: dict[str, Any]) -> dict[str, Any]:
     """Accuracy of an int8 char model on each set it can read, and its latency per character
     at batch 32 (one thread), through the device runtime (``CharRecognizer``)."""
@@ -169,7 +175,7 @@ def _char_targets(baselines: dict[str, Any], models: list[dict[str, Any]]) -> li
             "char_size",
             3,
             "int8 char model size",
-            f"{smallest['model_bytes'] / 1000:.1f} KB ({Path(smallest['model']).name})",
+            f"{smallest['model_bytes'] / 1000:.1f} KB ({_model_name(smallest['model'])})",
             "<= 100 KB",
             smallest["model_bytes"] <= 100_000,
         )
@@ -201,7 +207,9 @@ def _char_targets(baselines: dict[str, Any], models: list[dict[str, Any]]) -> li
                     "not measured",
                     f">= 99.5%, ahead of {rival.upper()}",
                     None,
-                    "no char model covers this set",
+                    "no char model covers this set"
+                    if not scored
+                    else f"no {rival.upper()} baseline (quick mode runs KNN only)",
                 )
             )
             continue
@@ -272,7 +280,7 @@ def chars_section(options: SectionOptions) -> dict[str, Any]:
         scores = ", ".join(
             f"{k} {v['accuracy']:.2%}" for k, v in model["sets"].items() if "accuracy" in v
         )
-        parts.append(f"{Path(model['model']).name}: {scores}")
+        parts.append(f"int8 {_model_name(model['model'])}: {scores}")
     if not models:
         parts.append("no int8 char model found yet (bundled or runs/*/model.tflite)")
     return {
