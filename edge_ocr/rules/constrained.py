@@ -67,7 +67,7 @@ def ctc_log_likelihood(log_probs: npt.NDArray[np.float64], labels: Sequence[int]
         alpha[1] = log_probs[0, ext[1]]
     for t in range(1, frames):
         shifted1 = np.concatenate(([NEG_INF], alpha[:-1]))
-        shifted2 = np.concatenate(([NEG_INF, NEG_INF], alpha[:-2]))
+        shifted2 = np.concatenate(([NEG_INF, NEG_INF], alpha[:-2]))[: len(ext)]
         shifted2[~skip] = NEG_INF
         alpha = np.logaddexp(np.logaddexp(alpha, shifted1), shifted2) + log_probs[t, ext]
     tail = alpha[-1] if len(ext) == 1 else np.logaddexp(alpha[-1], alpha[-2])
@@ -91,7 +91,7 @@ def ctc_alignment(log_probs: npt.NDArray[np.float64], labels: Sequence[int]) -> 
     for t in range(1, frames):
         stay = score
         step1 = np.concatenate(([NEG_INF], score[:-1]))
-        step2 = np.concatenate(([NEG_INF, NEG_INF], score[:-2]))
+        step2 = np.concatenate(([NEG_INF, NEG_INF], score[:-2]))[:size]
         step2[~skip] = NEG_INF
         choices = np.stack([stay, step1, step2])
         best = choices.argmax(axis=0)

@@ -127,10 +127,13 @@ class RulesEngine:
         binned = np.stack([recognizer.bin(c) for c in crops])
         return self.apply(list(recognizer.probabilities(binned)), crops)
 
-    def apply(self, probabilities: Sequence[FloatArray], crops: Sequence[LineCrop]) -> RulesResult:
+    def apply(
+        self, probabilities: Sequence[FloatArray], crops: Sequence[LineCrop] | None = None
+    ) -> RulesResult:
         """Decode, verify and grade one item from its lines' ``T x C`` probability matrices and
-        raw crops (top to bottom; the grade measures contrast and geometry on the crops)."""
-        if len(crops) != len(probabilities):
+        raw crops (top to bottom; the grade measures contrast and geometry on the crops, and
+        without crops there is no grade)."""
+        if crops is not None and len(crops) != len(probabilities):
             raise ValueError(f"{len(probabilities)} probability matrices for {len(crops)} crops")
         templates = self.template.lines if self.template is not None else ()
         decodes = tuple(
@@ -141,7 +144,7 @@ class RulesEngine:
         )
         lines = tuple(self._line_result(d) for d in decodes)
         grade: Grade | None = None
-        if self.grading and crops:
+        if self.grading and crops:  # no crops, or no lines: nothing to grade
             grade = grade_item(
                 [measure_line(d, c) for d, c in zip(decodes, crops, strict=True)],
                 self.config.grading,

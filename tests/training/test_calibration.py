@@ -1,0 +1,54 @@
+"""training/calibration.py: the calibration report on a small held-out set, real int8 model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from training.calibration import (
+    PLOT_NAME,
+    REPORT_NAME,
+    held_out_draw,
+    held_out_lines,
+    load_recognizer,
+    write_calibration_report,
+)
+import itertools
+
+
+def test_report_json_and_reliability_plot(tmp_path: Path) -> None:
+    lines = held_out_lines(48, seed=7)
+    recognizer = load_recognizer("lines")
+    figures = write_calibration_report(
+        recognizer,
+        lines,
+        tmp_path / "calibration",
+        templates=("L[0-9]{4}", "EXP {date:YYYY-MM-DD}"),
+        per_template=10,
+    )
+    report = json.loads((tmp_path / "calibration" / REPORT_NAME).read_text())
+    assert report == json.loads(json.dumps(figures))
+    png = (tmp_path / "calibration" / PLOT_NAME).read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    chars = report["characters"]
+    assert sum(b["count"] for b in chars["bins"]) == chars["samples"] > 48
+    assert 0.0 <= chars["ece"] <= 1.0 and 0.0 <= report["line_confidence"]["ece"] <= 1.0
+    assert report["line_confidence"]["samples"] == 48
+    assert report["config"]["char_reject"] == 0.5
+    assert 0.0 <= report["suggested"]["char_reject_for_99_percent"] <= 1.0
+    curve = report["character_reject_curve"]
+    assert curve[0]["threshold"] == 0.0 and curve[0]["rejected"] == 0.0
+    assert all(a["rejected"] <= b["rejected"] for a, b in itertools.pairwise(curve))
+    for figures_of_template in report["constrained_decoding"].values():
+        assert figures_of_template["lines"] == 10
+        assert figures_of_template["template_broken"] == 0
+
+
+def test_held_out_draw_renders_any_text() -> None:
+    draw = held_out_draw()
+    rng = np.random.default_rng(0)
+    for text in ("LOT A7K2291", "12:30", "EXP 2027-04-11"):
+        ink, height = draw(text, rng)
+        assert ink.dtype == np.float32 and ink.max() > 0.5 and 20 <= height < 40
