@@ -41,6 +41,7 @@ model: $(VENV)/.dev
 
 ## bench: measure edge-ocr and its peers; results in bench/results/
 bench: $(VENV)/.dev
+	bash bench/install_peers.sh $(PY)
 	$(PY) -m bench
 
 clean:
