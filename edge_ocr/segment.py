@@ -286,13 +286,17 @@ class _DotGrid:
 def _dot_grid(
     mask: npt.NDArray[np.bool_], band: tuple[int, int], config: SegmentConfig
 ) -> _DotGrid | None:
-    """The dots of dot-matrix print, or None for other print.
+    """The dot grid of dot-matrix print, or None for other print.
 
-    Large or bold dots touch and make strokes, so the mask is also tried slightly eroded.
-    Mostly small components whose centres sit on the rows of a 7-row grid spanning the band
-    are dots; fragments of an eroded ordinary font are not on such a grid.
+    First by the dots' centres (``_peak_grid``). Failing that, by its pieces: large or bold
+    dots touch and make strokes, so the mask is also tried slightly eroded; mostly small round
+    components, many per character, whose ends sit on the rows of a 7-row grid spanning the
+    band are dots; fragments of an eroded ordinary font are upright slivers on no such grid.
     """
     band_height = band[1] - band[0] + 1
+    peaks = _peak_grid(mask, band)
+    if peaks is not None:
+        return peaks
     kernel = np.ones((3, 3), np.uint8)
     for erosion in range(4):
         if erosion > max(1.0, band_height * 0.05):
@@ -319,6 +323,57 @@ def _dot_grid(
     return None
 
 
+def _peak_grid(mask: npt.NDArray[np.bool_], band: tuple[int, int]) -> _DotGrid | None:
+    """Dot-matrix found by the centres of its dots, even where dots overlap and merge.
+
+    A dot's centre is a local maximum of the distance to the nearest background pixel, and
+    overlapping dots keep their own maxima. The print is dot-matrix when those centres sit on
+    the rows of a 5-7 row grid and, left to right, mostly one pitch apart: an ordinary font's
+    maxima lie along its strokes, at no such spacing.
+    """
+    band_height = band[1] - band[0] + 1
+    distance = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 5)
+    inside = distance[distance > 0]
+    if inside.size == 0:
+        return None
+    radius = float(np.percentile(inside, 90.0))
+    guess = (band_height - 2.0 * radius) / 6.0
+    if guess < 1.5:
+        return None
+    size = max(3, round(0.7 * guess) | 1)
+    around = cv2.dilate(distance, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
+    ys, xs = np.nonzero((distance >= around) & (distance >= max(0.8, 0.5 * radius)))
+    order = np.argsort(-distance[ys, xs], kind="stable")
+    kept: list[tuple[float, float]] = []
+    spacing = (0.6 * guess) ** 2
+    for index in order:  # one point per dot: drop maxima closer than 0.6 pitch to a kept one
+        y, x = float(ys[index]), float(xs[index])
+        if all((y - a) ** 2 + (x - b) ** 2 >= spacing for a, b in kept):
+            kept.append((y, x))
+    if len(kept) < 8:
+        return None
+    points = np.array(kept)
+    pitch = _fit_pitch(points[:, 0], guess)
+    if pitch is None:
+        return None
+    columns = _cluster(points[:, 1], 0.5 * pitch)
+    steps = np.diff(columns) / pitch
+    if steps.size == 0 or float(np.mean((steps > 0.75) & (steps < 1.3))) < 0.5:
+        return None
+    return _DotGrid(pitch, 2.0 * radius, columns)
+
+
+def _cluster(values: npt.NDArray[np.float64], gap: float) -> npt.NDArray[np.float64]:
+    """Means of runs of sorted values no more than ``gap`` apart."""
+    groups: list[list[float]] = []
+    for value in np.sort(values):
+        if groups and value - groups[-1][-1] < gap:
+            groups[-1].append(float(value))
+        else:
+            groups.append([float(value)])
+    return np.array([float(np.mean(g)) for g in groups])
+
+
 def _dot_columns(
     components: list[_Group], pitch: float, diameter: float
 ) -> npt.NDArray[np.float64]:
@@ -330,13 +385,7 @@ def _dot_columns(
         count = max(1, round((g.x1 - g.x0 - diameter) / pitch) + 1)
         first = g.x0 + (g.x1 - g.x0 - 1 - (count - 1) * pitch) / 2.0
         centres += [first + k * pitch for k in range(count)]
-    columns: list[list[float]] = []
-    for centre in sorted(centres):
-        if columns and centre - columns[-1][-1] < 0.5 * pitch:
-            columns[-1].append(centre)
-        else:
-            columns.append([centre])
-    return np.array([float(np.mean(c)) for c in columns])
+    return _cluster(np.array(centres), 0.5 * pitch)
 
 
 def _fit_pitch(centres: npt.NDArray[np.float64], guess: float) -> float | None:

@@ -151,7 +151,7 @@ class CharTrainConfig:
     bn_momentum: float = 0.9
     """Batch-norm statistics follow the weights within a few dozen steps (small sets train
     for a few hundred steps in all)."""
-    epochs: int = 60
+    epochs: int = 80
     steps_per_epoch: int = 0
     """0: one pass over the training images, at least ``min_steps_per_epoch``."""
     min_steps_per_epoch: int = 20
@@ -212,7 +212,7 @@ class _Track(keras.callbacks.Callback):
         self.log = log
         self.label = label
         self.history: list[dict[str, float]] = []
-        self.best = -1.0
+        self.best_score: tuple[float, float] | None = None
         self.best_epoch = 0
         self.best_weights: list[Any] | None = None
         self.started = time.monotonic()
@@ -228,12 +228,17 @@ class _Track(keras.callbacks.Callback):
             "seconds": round(time.monotonic() - self.started, 2),
         }
         if self.validation is not None:
-            accuracy = float(
-                np.mean(predict(self.full_model, self.validation.images) == self.validation.labels)
-            )
+            probabilities = predict_probabilities(self.full_model, self.validation.images)
+            truth = self.validation.labels
+            accuracy = float(np.mean(probabilities.argmax(axis=1) == truth))
+            nll = float(-np.mean(np.log(probabilities[np.arange(len(truth)), truth] + 1e-7)))
             record["val_accuracy"] = accuracy
-            if accuracy > self.best:
-                self.best, self.best_epoch = accuracy, epoch + 1
+            record["val_nll"] = nll
+            # Accuracy first; a small validation set saturates, so ties go to the lower loss
+            # (picking the first perfect epoch stops far too early).
+            score = (accuracy, -nll)
+            if self.best_score is None or score > self.best_score:
+                self.best_score, self.best_epoch = score, epoch + 1
                 self.best_weights = self.full_model.get_weights()
             elif epoch + 1 - self.best_epoch >= self.patience:
                 self.model.stop_training = True
@@ -353,7 +358,7 @@ def train_char_model(
         model=fresh(),
         learning_rate=fine_lr,
     )
-    validation_accuracy = max(h.get("val_accuracy", 0.0) for h in first.history)
+    validation_accuracy = first.history[first.best_epoch - 1].get("val_accuracy", 0.0)
     log(f"validation accuracy {validation_accuracy:.4f} at epoch {first.best_epoch}")
     if not config.refit:
         return TrainedChar(
@@ -761,7 +766,7 @@ def train_char_command(
     data: str,
     out: Any,
     pretrain: str | None = None,
-    epochs: int = 60,
+    epochs: int = 80,
     seed: int = 0,
     test_data: str | None = None,
     charset: str = "",

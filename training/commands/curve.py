@@ -32,7 +32,7 @@ def curve(
     fractions: Annotated[
         str, typer.Option("--fractions", help="Parts of the training split, comma-separated.")
     ] = "0.1,0.25,0.5,1",
-    epochs: Annotated[int, typer.Option("--epochs", min=1)] = 60,
+    epochs: Annotated[int, typer.Option("--epochs", min=1)] = 80,
     charset: Annotated[
         str,
         typer.Option(

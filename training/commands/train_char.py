@@ -35,7 +35,7 @@ def train_char(
             "--pretrain", help="'synthetic': pre-train on synthetic printed characters first."
         ),
     ] = None,
-    epochs: Annotated[int, typer.Option("--epochs", min=1)] = 60,
+    epochs: Annotated[int, typer.Option("--epochs", min=1)] = 80,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     charset: Annotated[
         str,
