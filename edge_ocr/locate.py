@@ -53,6 +53,9 @@ class LocateConfig:
     min_line_width: int = 24
     min_aspect: float = 1.2
     """Width over height of a line; codes have several characters."""
+    min_stroke_edges: int = 6
+    """A line's thresholded strokes must change on/off this often along some row (3 strokes):
+    solid bands (tape, creases, shadows) do not."""
     min_fill: float = 0.35
     """Share of the blob's rotated box its pixels fill; text blobs are solid after closing."""
     word_gap: float = 1.6
@@ -160,8 +163,8 @@ class Locator:
         config = self.config
         noise = float(np.median(response[::4, ::4]))
         level = max(config.min_response, config.noise_factor * noise)
-        _, mask = cv2.threshold(response, level, 255, cv2.THRESH_BINARY)
-        mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, self._close)
+        _, strokes = cv2.threshold(response, level, 255, cv2.THRESH_BINARY)
+        mask = cv2.morphologyEx(strokes, cv2.MORPH_CLOSE, self._close)
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, self._open)
         count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
         inverse = 1.0 / config.scale
@@ -198,6 +201,8 @@ class Locator:
             area = sum(int(stats[i, cv2.CC_STAT_AREA]) for i in group)
             if abs(angle) > config.max_tilt_deg or area < config.min_fill * (rw + 1) * (rh + 1):
                 continue
+            if _stroke_edges(strokes[y0:y1, x0:x1]) < config.min_stroke_edges:
+                continue
             pad = (y1 - y0) // 2 + 1
             around = small[max(0, y0 - pad) : y1 + pad, max(0, x0 - pad) : x1 + pad]
             if not _background_agrees(around, polarity):
@@ -218,6 +223,13 @@ class Locator:
     def locate(self, frame: Frame) -> list[LocatedItem]:
         """Items (printed blocks of one or more lines) in the frame, left to right."""
         return group_lines(self.lines(frame), self.config)
+
+
+def _stroke_edges(strokes: npt.NDArray[np.uint8]) -> int:
+    """The most on/off changes along a row of the thresholded strokes: characters give two per
+    stroke, a band of tape or a crease (solid after thresholding) only its two ends."""
+    changes = np.count_nonzero(np.diff(strokes, axis=1), axis=1)
+    return int(changes.max()) if changes.size else 0
 
 
 def _background_agrees(patch: Frame, polarity: str) -> bool:

@@ -182,6 +182,7 @@ class _Slot:
 
     box: Box
     frame: int
+    timestamp: float = 0.0
     reads: list[LineRead] = field(default_factory=list)
     decided: Vote | None = None
 
@@ -452,6 +453,7 @@ class Tracker:
                     motions.append((dx / gap, dy / gap))
                 slot.box = line.box
                 slot.frame = frame
+                slot.timestamp = timestamp
                 if read is not None:
                     slot.add(read, self.config)
                     any_read = True
@@ -523,6 +525,7 @@ class Tracker:
             return EndedTrack(track.ident, None, {})
         lines: list[LineResult] = []
         slot_lines: dict[int, int] = {}
+        reported: list[_Slot] = []
         for index in self._order(track):
             slot = track.slots[index]
             decided = slot.decided
@@ -531,19 +534,29 @@ class Tracker:
             if len(decided.text) < config.min_text_length:
                 continue
             slot_lines[index] = len(lines)
+            reported.append(slot)
             lines.append(LineResult(decided.text, decided.confidence, decided.char_confidences))
         if not lines or max(line.confidence for line in lines) < config.min_confidence:
             return EndedTrack(track.ident, None, {})
         item = self._next_item
         self._next_item += 1
+        # The item was last seen when its reported lines were: a stray piece of background
+        # followed along with it must not stretch the item's frames or box.
+        last = max(slot.frame for slot in reported)
+        bbox = _union(
+            [
+                _shift(s.box, track.vx * (last - s.frame), track.vy * (last - s.frame))
+                for s in reported
+            ]
+        )
         event = ItemEvent(
             item=item,
-            timestamp=track.timestamp,
+            timestamp=max(slot.timestamp for slot in reported),
             lines=tuple(lines),
             confidence=min(line.confidence for line in lines),
             first_frame=track.first_frame,
-            last_frame=track.last_frame,
+            last_frame=last,
             frames_read=track.frames_read,
-            bbox=track.bbox,
+            bbox=bbox,
         )
         return EndedTrack(track.ident, event, slot_lines)
