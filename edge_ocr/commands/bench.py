@@ -93,7 +93,7 @@ def _measure(
     from edge_ocr.track import TrackConfig
 
     cv2.setNumThreads(threads)
-    track = TrackConfig() if skip else TrackConfig(settle_reads=10**6)
+    track = TrackConfig() if skip else TrackConfig(settle_reads=10**6, max_reads_per_line=10**6)
     score = ItemScore(0, 0, 0, 0, 0, 0, 0)
     frames = 0
     wall = cpu = 0.0

@@ -126,3 +126,39 @@ def test_slow_processing_of_a_live_source_drops_and_reports() -> None:
         source.close()
     assert summary.frames == 60
     assert summary.dropped > 0
+
+
+def test_bench_reports_speed_stages_and_accuracy() -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from edge_ocr.cli import app
+
+    result = CliRunner().invoke(
+        app,
+        [
+            "bench",
+            "--json",
+            "--speeds",
+            "900",
+            "--seeds",
+            "1",
+            "--items",
+            "2",
+            "--threads",
+            "1",
+            "--batch-sizes",
+            "1,4",
+            "--no-decode",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [(r["threads"], r["batch_size"]) for r in rows] == [(1, 1), (1, 4)]
+    for row in rows:
+        assert row["frames"] > 0 and row["items"] == 2
+        assert row["wall_fps"] > 0 and row["cpu_fps"] > 0
+        assert row["locate_ms"] > 0 and row["capture_ms"] > 0
+        assert 0.0 <= row["exact"] <= 1.0 and row["duplicates"] == 0.0
+    assert rows[0]["exact"] == rows[1]["exact"]  # batching changes speed, never the reads
