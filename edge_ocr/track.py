@@ -57,6 +57,9 @@ class TrackConfig:
     min_confidence: float = 0.3
     """Voted confidence the best line of an item needs for the item to be reported: what keeps
     background and smudges (read as doubtful scraps) out of the events."""
+    min_line_confidence: float = 0.1
+    """A line whose vote is less confident than this is background followed along with the
+    item (its reads never agree) and is left out of the event."""
     min_line_reads: int = 2
     """A line read fewer times than this is a stray piece (a speck, a split word), not a line."""
     min_text_length: int = 2
@@ -532,6 +535,8 @@ class Tracker:
             if decided is None or len(slot.reads) < config.min_line_reads:
                 continue
             if len(decided.text) < config.min_text_length:
+                continue
+            if decided.confidence < config.min_line_confidence:
                 continue
             slot_lines[index] = len(lines)
             reported.append(slot)

@@ -194,7 +194,7 @@ def bench(
         str, typer.Option("--speeds", help="Belt speeds in pixels per second.")
     ] = "200,600,1200",
     seeds: Annotated[
-        int, typer.Option("--seeds", min=1, help="Streams per speed (seeds 1000, 1001, ...).")
+        int, typer.Option("--seeds", min=1, help="Streams per speed (seeds from --first-seed on).")
     ] = 2,
     first_seed: Annotated[int, typer.Option("--first-seed")] = 1000,
     items: Annotated[int, typer.Option("--items", min=1, help="Cartons per stream.")] = 12,
@@ -226,9 +226,9 @@ def bench(
     thread_counts = _ints(threads, "--threads")
     batches = _ints(batch_sizes, "--batch-sizes")
     speed_values = _ints(speeds, "--speeds")
-    configs = [
-        ConveyorConfig(seed=first_seed + k, speed=float(speed), items=items)
-        for speed in speed_values
+    configs = [  # a different seed for every stream: different items at every speed
+        ConveyorConfig(seed=first_seed + n * seeds + k, speed=float(speed), items=items)
+        for n, speed in enumerate(speed_values)
         for k in range(seeds)
     ]
     rows = []

@@ -172,3 +172,23 @@ def test_config_is_validated() -> None:
         TrackConfig(settle_reads=0)
     with pytest.raises(ValueError, match="velocity_smoothing"):
         TrackConfig(velocity_smoothing=0.0)
+
+
+def test_a_background_line_followed_with_an_item_is_left_out() -> None:
+    tracker = Tracker(VIEW)
+    garbage = ["3212WZ1", "12X23221", "I2T0XX21", "222XR1", "LX271", "120XX03K2", "221", "9Q"]
+    events = []
+    for frame in range(8):
+        x = 100 + 10 * frame
+        block = item(line(x, 60, 180, 12), line(x + 20, 84, 120, 24))
+        assignments = tracker.assign(frame, [block])
+        reads = [
+            [
+                (read(garbage[frame], 0.05) if j == 0 else read("QS4KGD", 0.8)) if want else None
+                for j, want in enumerate(a.read)
+            ]
+            for a in assignments
+        ]
+        events += tracker.update(frame, 0.0, assignments, reads)
+    events += tracker.finish()
+    assert [e.text for e in events] == ["QS4KGD"]
