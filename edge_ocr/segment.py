@@ -22,6 +22,12 @@ from edge_ocr.types import LineCrop
 import itertools
 
 
+NOISE_MARGIN = 6.0
+"""Ink must stand this many noise deviations above the paper, or the crop reads as blank
+(the top-hat of pure noise reaches 4.2-5.0 deviations; composed print lines 14 and more)."""
+MIN_BAND = 0.25
+"""The text band is at least this fraction of the crop's height (a locator's crop of a line is
+at most about four times the text height)."""
 LOCAL_CONTRAST_FLOOR = 0.4
 """Local contrast is equalised up to 1 / this: weaker print than that stays weaker."""
 
@@ -38,13 +44,22 @@ class SegmentConfig:
     """Components at most this tall and wide count as dots; mostly dots means dot-matrix print."""
     dot_column_gap: float = 0.35
     """Slack, in dot pitches, on the gap between two dot columns of one character."""
+    dot_min_ink: float = 0.15
+    """A dot-matrix piece with less ink than this fraction of the median character is noise."""
     dot_char_slack: float = 0.9
     """Slack, in dot pitches, on the width of a 5-column character (bold prints double each dot
     0.35 pitch to the right; dots jitter)."""
+    slants: tuple[float, ...] = tuple(round(0.05 * k, 2) for k in range(-7, 8))
+    """Shears tried when straightening italic or slanted print (pixels per row)."""
     stack_overlap: float = 0.5
     """Components whose column ranges share this fraction of the narrower one are one glyph."""
-    max_width: float = 2.0
-    """A glyph group wider than this times ``H`` holds touching characters and is split."""
+    max_width: float = 1.6
+    """A glyph group wider than this times ``H`` (and than ``max_relative_width`` typical
+    characters of its line) holds touching characters and is split; 'M' and 'W' are wide."""
+    max_relative_width: float = 1.7
+    typical_width: float = 0.7
+    """Character width, times ``H``, assumed when a line has too few single characters to
+    measure it."""
     split_valley: float = 0.45
     """A cut needs a column-profile valley under this fraction of the group's median column."""
     space_gap: float = 0.5
@@ -72,6 +87,16 @@ class Segmentation:
     @property
     def band_height(self) -> int:
         return self.band[1] - self.band[0] + 1
+
+
+def noise_level(gray: LineCrop) -> float:
+    """Sensor noise (standard deviation, grey levels) from neighbouring-pixel differences; the
+    median ignores the few differences at ink edges."""
+    if gray.shape[1] < 2:
+        return 0.0
+    steps = np.abs(np.diff(gray.astype(np.float32), axis=1))
+    deviation: float = float(np.median(steps)) * 1.4826 / 2.0**0.5
+    return deviation
 
 
 def normalise_line(crop: LineCrop) -> LineCrop:
@@ -102,8 +127,8 @@ def normalise_line(crop: LineCrop) -> LineCrop:
     operation = cv2.MORPH_BLACKHAT if dark_text else cv2.MORPH_TOPHAT
     text = cv2.morphologyEx(gray, operation, kernel).astype(np.float32)
     top = float(np.percentile(text, 99.5))
-    if top < MIN_CONTRAST:
-        return np.zeros_like(gray)
+    if top < max(MIN_CONTRAST, NOISE_MARGIN * noise_level(gray)):
+        return np.zeros_like(gray)  # nothing stands out of the sensor noise
     # Equalise local contrast (light falling off along the line): divide by the brightest ink
     # around, but never by less than a fraction of the line's, so blank paper stays dark.
     around = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * height + 1, height | 1))
@@ -131,12 +156,49 @@ def ink_mask(normalised: LineCrop) -> npt.NDArray[np.bool_]:
     return mask
 
 
+def estimate_slant(mask: npt.NDArray[np.bool_], config: SegmentConfig) -> float:
+    """Horizontal shift per row that makes the strokes most upright (italic fonts, slanted
+    7-segment displays): the shear whose column ink profile is sharpest. 0 when no shear
+    beats upright by a clear margin."""
+    ys, xs = np.nonzero(mask)
+    if xs.size < 20:
+        return 0.0
+    centre = float(ys.mean())
+    scores = {}
+    for shear in config.slants:
+        columns = np.rint(xs + shear * (ys - centre)).astype(np.int64)
+        profile = np.bincount(columns - columns.min())
+        scores[shear] = float(np.sum(profile.astype(np.float64) ** 2))
+    best = max(scores, key=lambda k: scores[k])
+    return best if scores[best] > 1.05 * scores.get(0.0, 0.0) else 0.0
+
+
+def deslant(image: npt.NDArray[np.uint8], shear: float) -> npt.NDArray[np.uint8]:
+    """Shear rows horizontally by ``shear`` pixels per row about the middle row, widening the
+    image so nothing is cut off."""
+    height, width = image.shape
+    extra = int(np.ceil(abs(shear) * height / 2.0)) + 1
+    matrix = np.array([[1.0, shear, extra - shear * (height - 1) / 2.0], [0.0, 1.0, 0.0]])
+    sheared: npt.NDArray[np.uint8] = cv2.warpAffine(
+        image, matrix, (width + 2 * extra, height), flags=cv2.INTER_LINEAR, borderValue=0
+    )
+    return sheared
+
+
 def _band(mask: npt.NDArray[np.bool_], fraction: float) -> tuple[int, int] | None:
+    """Rows from cap height to baseline: those with at least ``fraction`` of the busiest row's
+    ink. A line of only '-', '.' or ':' would give a band a few pixels high, so the band is at
+    least ``MIN_BAND`` of the crop, around the ink found."""
     profile = mask.sum(axis=1)
     if profile.max() == 0:
         return None
     rows = np.flatnonzero(profile >= fraction * profile.max())
-    return int(rows[0]), int(rows[-1])
+    top, bottom = int(rows[0]), int(rows[-1])
+    missing = round(MIN_BAND * mask.shape[0]) - (bottom - top + 1)
+    if missing > 0:
+        top = max(0, top - (missing + 1) // 2)
+        bottom = min(mask.shape[0] - 1, bottom + (missing + 1) // 2)
+    return top, bottom
 
 
 @dataclass
@@ -345,29 +407,49 @@ def _peak_grid(mask: npt.NDArray[np.bool_], band: tuple[int, int]) -> _DotGrid |
     ys, xs = np.nonzero((distance >= around) & (distance >= max(0.8, 0.5 * radius)))
     order = np.argsort(-distance[ys, xs], kind="stable")
     kept: list[tuple[float, float]] = []
-    spacing = (0.6 * guess) ** 2
+    spacing = (0.7 * guess) ** 2
     for index in order:  # one point per dot: drop maxima closer than 0.6 pitch to a kept one
         y, x = float(ys[index]), float(xs[index])
         if all((y - a) ** 2 + (x - b) ** 2 >= spacing for a, b in kept):
             kept.append((y, x))
-    if len(kept) < 8:
+    if len(kept) < 8 or _roundness(distance, kept) < 0.5:
         return None
     points = np.array(kept)
     pitch = _fit_pitch(points[:, 0], guess)
     if pitch is None:
         return None
-    columns = _cluster(points[:, 1], 0.5 * pitch)
-    steps = np.diff(columns) / pitch
+    centres_x: npt.NDArray[np.float64] = np.sort(points[:, 1]).astype(np.float64)
+    runs = np.split(centres_x, np.flatnonzero(np.diff(centres_x) >= 0.5 * pitch) + 1)
+    steps = np.diff([float(run.mean()) for run in runs]) / pitch
     if steps.size == 0 or float(np.mean((steps > 0.75) & (steps < 1.3))) < 0.5:
         return None
-    return _DotGrid(pitch, 2.0 * radius, columns)
+    return _DotGrid(pitch, 2.0 * radius, _cluster(centres_x, 0.55 * pitch))
 
 
-def _cluster(values: npt.NDArray[np.float64], gap: float) -> npt.NDArray[np.float64]:
-    """Means of runs of sorted values no more than ``gap`` apart."""
+def _roundness(distance: npt.NDArray[np.float32], peaks: list[tuple[float, float]]) -> float:
+    """Fraction of the peaks that are the centres of round blobs: one radius away, the
+    distance to the background has fallen by 40% in at least three of the four directions.
+    Along a stroke or a 7-segment bar it stays the same in two of them."""
+    height, width = distance.shape
+    round_count = 0
+    for y, x in peaks:
+        row, col = int(y), int(x)
+        value = float(distance[row, col])
+        step = max(1, round(value))
+        around = [
+            float(distance[min(height - 1, max(0, row + dy)), min(width - 1, max(0, col + dx))])
+            for dy, dx in ((-step, 0), (step, 0), (0, -step), (0, step))
+        ]
+        round_count += sum(v <= 0.6 * value for v in around) >= 3
+    return round_count / max(1, len(peaks))
+
+
+def _cluster(values: npt.NDArray[np.float64], extent: float) -> npt.NDArray[np.float64]:
+    """Means of groups of sorted values, each group spanning at most ``extent`` (no chaining,
+    so a column of jittered or doubled dots stays one column and its neighbour another)."""
     groups: list[list[float]] = []
     for value in np.sort(values):
-        if groups and value - groups[-1][-1] < gap:
+        if groups and value - groups[-1][0] <= extent:
             groups[-1].append(float(value))
         else:
             groups.append([float(value)])
@@ -385,7 +467,7 @@ def _dot_columns(
         count = max(1, round((g.x1 - g.x0 - diameter) / pitch) + 1)
         first = g.x0 + (g.x1 - g.x0 - 1 - (count - 1) * pitch) / 2.0
         centres += [first + k * pitch for k in range(count)]
-    return _cluster(np.array(centres), 0.5 * pitch)
+    return _cluster(np.array(centres), 0.55 * pitch)
 
 
 def _fit_pitch(centres: npt.NDArray[np.float64], guess: float) -> float | None:
@@ -408,18 +490,32 @@ def _fit_pitch(centres: npt.NDArray[np.float64], guess: float) -> float | None:
 
 
 def _dot_characters(columns: npt.NDArray[np.float64], pitch: float, slack: float) -> list[int]:
-    """Split a run of dot columns into the fewest characters of at most 5 columns, preferring
-    the widest gaps as boundaries. Returns the index of the first column of each character
-    after the first."""
+    """Split the dot columns of a line into the fewest characters of at most 5 columns.
+
+    Among splits with that many characters, the preferred one has its boundaries in the widest
+    gaps, its characters a full 5 columns wide, and (where printers leave no blank column, so
+    gaps tell nothing) its boundaries every 5 columns from the start of each run of columns.
+    Returns the index of the first column of each character after the first.
+    """
     count = len(columns)
-    # best[j]: (characters, -sum of boundary gaps, previous start) for columns[:j]
+    gaps = np.diff(columns, prepend=columns[0] - 10.0 * pitch) / pitch
+    # grid position of each column within its run (runs break at gaps of 1.5 pitches)
+    position = np.zeros(count, dtype=np.int64)
+    for index in range(1, count):
+        if gaps[index] < 1.5:
+            position[index] = position[index - 1] + max(1, round(gaps[index]))
+    # best[j]: (characters, -preference, start of the last character) for columns[:j]
     best: list[tuple[int, float, int]] = [(0, 0.0, 0)] + [(count + 1, 0.0, 0)] * count
     for end in range(1, count + 1):
         for start in range(end - 1, -1, -1):
-            if columns[end - 1] - columns[start] > (4.0 + slack) * pitch:
+            span = (columns[end - 1] - columns[start]) / pitch
+            if span > 4.0 + slack:
                 break
-            gap = columns[start] - columns[start - 1] if start else 0.0
-            candidate = (best[start][0] + 1, best[start][1] - gap, start)
+            preference = 0.5 * (span >= 3.6)
+            if start:
+                preference += min(1.5, max(0.0, gaps[start] - 1.0))
+                preference += 0.3 * (position[start] % 5 == 0)
+            candidate = (best[start][0] + 1, best[start][1] - preference, start)
             if candidate[:2] < best[end][:2]:
                 best[end] = candidate
     starts: list[int] = []
@@ -433,17 +529,27 @@ def _dot_characters(columns: npt.NDArray[np.float64], pitch: float, slack: float
 
 
 def segment_line(crop: LineCrop, config: SegmentConfig = SegmentConfig()) -> Segmentation:
-    """Boxes of the characters of one line crop, in reading order."""
+    """Boxes of the characters of one line crop, in reading order.
+
+    The boxes index ``Segmentation.normalised``: the crop with its text bright and, for italic
+    or slanted print, sheared upright (dot-matrix print is never sheared).
+    """
     normalised = normalise_line(crop)
     mask = ink_mask(normalised)
     band = _band(mask, config.band_row_fraction)
     if band is None:
         return Segmentation(normalised, (), (0, normalised.shape[0] - 1), (), False)
+    grid = _dot_grid(mask, band, config)
+    if grid is None:
+        shear = estimate_slant(mask, config)
+        if shear:
+            normalised = deslant(normalised, shear)
+            mask = deslant(mask.astype(np.uint8) * 255, shear) > 127
+            band = _band(mask, config.band_row_fraction) or band
     band_height = band[1] - band[0] + 1
     components, clean = _components(mask, band, config)
     if not components:
         return Segmentation(normalised, (), band, (), False)
-    grid = _dot_grid(mask, band, config)
     boxes: list[_Group] = []
     if grid is not None:
         # Every dot column of the line, cut into 5-column characters.
@@ -451,30 +557,46 @@ def segment_line(crop: LineCrop, config: SegmentConfig = SegmentConfig()) -> Seg
         starts = _dot_characters(columns, grid.pitch, config.dot_char_slack / 2)
         whole = _Group(0, clean.shape[1], 0, clean.shape[0], 0)
         cuts = [round((columns[i - 1] + columns[i]) / 2.0) for i in starts]
-        boxes = _cut(whole, clean, cuts, 0)
+        pieces = _cut(whole, clean, cuts, 0)
+        # A piece with a fraction of a character's dots, or a single column of little ink, is
+        # a stray blob: every 5x7 character spans 2 columns or more, and the smallest, '.',
+        # has 4 of a typical character's 12-20 dots.
+        typical = float(np.median([p.area for p in pieces])) if pieces else 0.0
+        boxes = [
+            p
+            for p in pieces
+            if p.area >= config.dot_min_ink * typical
+            and (
+                int(np.count_nonzero((columns >= p.x0) & (columns < p.x1))) > 1
+                or p.area >= 0.4 * typical
+            )
+        ]
     else:
         groups = [
             g
             for g in _merge_stacked(components, config.stack_overlap, band_height)
             if not _stray_speck(g, band, config)
         ]
-        max_width = config.max_width * band_height
+        typical = _typical_width(groups, band_height, config)
+        limit = max(config.max_width * band_height, config.max_relative_width * typical)
         for group in groups:
             width = group.x1 - group.x0
-            if width <= max_width:
+            count = round(width / typical)
+            if width <= limit or count < 2:
                 boxes.append(group)
-                continue
-            reference = _typical_width(groups, max_width) or 0.6 * band_height
-            boxes += _split_evenly(group, clean, max(2, round(width / reference)))
+            else:  # touching characters: cut evenly (a junction of round glyphs is no valley)
+                boxes += _split_evenly(group, clean, count)
     result = tuple((g.x0, g.y0, g.x1 - g.x0, g.y1 - g.y0) for g in boxes)
     spaces = _spaces(result, band_height, config)
     return Segmentation(normalised, result, band, spaces, grid is not None)
 
 
-def _typical_width(groups: list[_Group], max_width: float) -> float | None:
-    widths = [g.x1 - g.x0 for g in groups if g.x1 - g.x0 <= max_width]
-    if len(widths) < 2:
-        return None
+def _typical_width(groups: list[_Group], band_height: int, config: SegmentConfig) -> float:
+    """Median width of the line's glyph groups no wider than the line is tall (single
+    characters); with fewer than three, ``typical_width`` times the band height."""
+    widths = [g.x1 - g.x0 for g in groups if 0.3 * band_height <= g.x1 - g.x0 <= band_height]
+    if len(widths) < 3:
+        return config.typical_width * band_height
     return float(np.median(widths))
 
 

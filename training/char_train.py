@@ -162,7 +162,9 @@ class CharTrainConfig:
     label_smoothing: float = 0.1
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     validation_fraction: float = 0.15
-    patience: int = 20
+    patience: int = 0
+    """Stop after this many epochs without a better validation score; 0 runs every epoch (the
+    cosine schedule's last, low-rate epochs are usually the best ones)."""
     refit: bool = True
     """Retrain on the whole training split for the epoch count validation picked."""
     seed: int = 0
@@ -240,7 +242,7 @@ class _Track(keras.callbacks.Callback):
             if self.best_score is None or score > self.best_score:
                 self.best_score, self.best_epoch = score, epoch + 1
                 self.best_weights = self.full_model.get_weights()
-            elif epoch + 1 - self.best_epoch >= self.patience:
+            elif self.patience and epoch + 1 - self.best_epoch >= self.patience:
                 self.model.stop_training = True
         self.history.append(record)
         if (epoch + 1) % 10 == 0 or self.model.stop_training:

@@ -1,0 +1,176 @@
+"""Character segmentation on lines drawn by the runtime's own renderers (no Pillow, no TF)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from edge_ocr.render import (
+    DOT_MATRIX_CHARSET,
+    SEVEN_SEGMENT_CHARSET,
+    RenderedLine,
+    render_dot_matrix,
+    render_hershey,
+    render_seven_segment,
+)
+from edge_ocr.segment import SegmentConfig, char_crops, cut_char, segment_line
+
+HERSHEY = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX)
+
+
+def _printed(
+    drawn: RenderedLine, rng: np.random.Generator, dark_on_light: bool = True
+) -> np.ndarray:
+    """Ink on paper with margins, a random contrast, polarity and a little sensor noise."""
+    height = drawn.ink.shape[0]
+    margin = max(3, height // 6)
+    ink = cv2.copyMakeBorder(
+        drawn.ink, margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=0
+    )
+    paper, contrast = rng.uniform(150, 235), rng.uniform(90, 140)
+    image = paper - contrast * ink if dark_on_light else (255 - paper) + contrast * ink
+    image = image + rng.normal(0.0, rng.uniform(0.0, 6.0), size=image.shape)
+    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
+
+
+def _text(rng: np.random.Generator, alphabet: str) -> str:
+    letters = [c for c in alphabet if c != " "]
+    words = [
+        "".join(rng.choice(letters, size=int(rng.integers(2, 7))))
+        for _ in range(int(rng.integers(1, 3)))
+    ]
+    return " ".join(words)
+
+
+def _line(style: str, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    height = int(rng.integers(22, 42))
+    if style == "dot_matrix":
+        text = _text(rng, DOT_MATRIX_CHARSET)
+        drawn = render_dot_matrix(text, height, rng)
+    elif style == "seven_segment":
+        text = _text(rng, SEVEN_SEGMENT_CHARSET.replace(":", "").replace(".", ""))
+        drawn = render_seven_segment(text, height, rng)
+    else:
+        text = _text(rng, DOT_MATRIX_CHARSET)
+        font = HERSHEY[int(rng.integers(len(HERSHEY)))]
+        drawn = render_hershey(text, height, font, bool(rng.random() < 0.3), rng)
+    return _printed(drawn, rng, dark_on_light=bool(rng.random() < 0.8)), text
+
+
+@pytest.mark.parametrize(
+    ("style", "required"), [("hershey", 0.97), ("dot_matrix", 0.85), ("seven_segment", 0.92)]
+)
+def test_generated_lines_split_into_the_right_number_of_characters(
+    style: str, required: float
+) -> None:
+    rng = np.random.default_rng({"hershey": 1, "dot_matrix": 2, "seven_segment": 3}[style])
+    correct = 0
+    count = 120
+    for _ in range(count):
+        image, text = _line(style, rng)
+        correct += len(segment_line(image).boxes) == len(text.replace(" ", ""))
+    assert correct / count >= required, f"{style}: {correct}/{count}"
+
+
+def test_dot_matrix_dots_merge_into_one_box_per_character() -> None:
+    rng = np.random.default_rng(7)
+    drawn = render_dot_matrix("80:17", 36, rng)
+    segmentation = segment_line(_printed(drawn, rng))
+    assert segmentation.dot_matrix
+    assert len(segmentation.boxes) == 5
+    margin = max(3, drawn.ink.shape[0] // 6)
+    for found, truth in zip(segmentation.boxes, drawn.boxes, strict=True):
+        centre = found[0] + found[2] / 2 - margin
+        assert truth[0] <= centre <= truth[0] + truth[2]
+
+
+def test_touching_characters_are_split() -> None:
+    rng = np.random.default_rng(3)
+    glyph = render_hershey("0", 40, cv2.FONT_HERSHEY_SIMPLEX, False, rng).ink
+    rows = np.flatnonzero(glyph.max(axis=1) > 0.5)
+    cols = np.flatnonzero(glyph.max(axis=0) > 0.5)
+    glyph = glyph[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    width = glyph.shape[1]
+    canvas = np.zeros((glyph.shape[0], width * 3), np.float32)
+    for index in range(3):  # each glyph overlaps the previous one by two columns
+        x = index * (width - 2)
+        canvas[:, x : x + width] = np.maximum(canvas[:, x : x + width], glyph)
+    image = _printed(RenderedLine(canvas, ()), rng)
+    mask_parts, _ = cv2.connectedComponents((255 - image > 60).astype(np.uint8))
+    assert mask_parts - 1 == 1  # really one touching blob
+    assert len(segment_line(image).boxes) == 3
+
+
+def test_colon_and_full_stop_are_single_characters() -> None:
+    rng = np.random.default_rng(5)
+    drawn = render_hershey("12:30.5", 36, cv2.FONT_HERSHEY_SIMPLEX, False, rng)
+    assert len(segment_line(_printed(drawn, rng)).boxes) == 7
+
+
+def test_polarity_does_not_change_the_boxes() -> None:
+    rng = np.random.default_rng(11)
+    drawn = render_hershey("LOT 4711", 30, cv2.FONT_HERSHEY_DUPLEX, False, rng)
+    dark = _printed(drawn, np.random.default_rng(1), dark_on_light=True)
+    light = 255 - dark
+    assert segment_line(dark).boxes == segment_line(light).boxes
+    assert len(segment_line(dark).boxes) == 7
+
+
+def test_word_spaces_are_found() -> None:
+    rng = np.random.default_rng(2)
+    drawn = render_hershey("AB 12 CD", 32, cv2.FONT_HERSHEY_SIMPLEX, False, rng)
+    segmentation = segment_line(_printed(drawn, rng))
+    assert len(segmentation.boxes) == 6
+    assert segmentation.spaces == (2, 4)
+
+
+@pytest.mark.parametrize("value", [0, 128, 255])
+def test_blank_crops_have_no_characters(value: int) -> None:
+    blank = np.full((30, 120), value, np.uint8)
+    segmentation = segment_line(blank)
+    assert segmentation.boxes == ()
+    assert char_crops(segmentation) == []
+
+
+def test_noise_alone_is_not_read_as_characters() -> None:
+    rng = np.random.default_rng(4)
+    noise = np.clip(rng.normal(180, 6, size=(32, 160)), 0, 255).astype(np.uint8)
+    assert len(segment_line(noise).boxes) <= 1
+
+
+def test_colour_crops_are_accepted() -> None:
+    rng = np.random.default_rng(6)
+    gray = _printed(render_hershey("A7", 30, cv2.FONT_HERSHEY_SIMPLEX, False, rng), rng)
+    colour = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
+    assert segment_line(colour).boxes == segment_line(gray).boxes
+
+
+def test_cuts_span_the_band_and_keep_text_bright() -> None:
+    rng = np.random.default_rng(8)
+    drawn = render_hershey("7.-", 34, cv2.FONT_HERSHEY_SIMPLEX, False, rng)
+    segmentation = segment_line(_printed(drawn, rng))
+    config = SegmentConfig()
+    cuts = char_crops(segmentation, config)
+    assert len(cuts) == 3
+    heights = {c.shape[0] for c in cuts}
+    assert len(heights) == 1  # '.', '-' and '7' are cut over the same band
+    for cut in cuts:
+        assert cut.shape[1] >= round(config.crop_aspect * cut.shape[0])
+        assert cut.max() > 200  # ink is bright
+        assert cut[0].max() < 100 and cut[-1].max() < 100  # margins are background
+    dot, dash = cuts[1], cuts[2]
+    rows = np.arange(dot.shape[0])
+    assert (rows * dot.sum(axis=1)).sum() / dot.sum() > (rows * dash.sum(axis=1)).sum() / dash.sum()
+
+
+def test_cut_char_clips_boxes_outside_the_image() -> None:
+    image = np.zeros((20, 30), np.uint8)
+    image[5:15, 10:16] = 255
+    cut = cut_char(image, (5, 14), (25, 4, 20, 12))
+    assert cut.ndim == 2 and cut.shape[0] > 0 and cut.shape[1] > 0
+
+
+def test_bad_input_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="uint8"):
+        segment_line(np.zeros((20, 40), np.float32))  # type: ignore[arg-type]
