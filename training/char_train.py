@@ -214,7 +214,7 @@ class _Track(keras.callbacks.Callback):
         self.log = log
         self.label = label
         self.history: list[dict[str, float]] = []
-        self.best_score: tuple[float, float] | None = None
+        self.best_score: tuple[float, float] | None = None  # (accuracy, epoch)
         self.best_epoch = 0
         self.best_weights: list[Any] | None = None
         self.started = time.monotonic()
@@ -236,9 +236,10 @@ class _Track(keras.callbacks.Callback):
             nll = float(-np.mean(np.log(probabilities[np.arange(len(truth)), truth] + 1e-7)))
             record["val_accuracy"] = accuracy
             record["val_nll"] = nll
-            # Accuracy first; a small validation set saturates, so ties go to the lower loss
-            # (picking the first perfect epoch stops far too early).
-            score = (accuracy, -nll)
+            # A small validation set saturates, so ties go to the later epoch: the end of the
+            # cosine schedule is the best-converged point (the first perfect epoch, or the
+            # lowest label-smoothed loss, stops far too early).
+            score = (accuracy, float(epoch))
             if self.best_score is None or score > self.best_score:
                 self.best_score, self.best_epoch = score, epoch + 1
                 self.best_weights = self.full_model.get_weights()

@@ -32,6 +32,7 @@ from edge_ocr.segment import char_crops, segment_line
 from training.data import IMAGE_SUFFIXES, DatasetError, Problem
 from training.fonts import FontKind, FontSpec, all_fonts, split_fonts
 from training.synth import compose, degrade, render_line
+import itertools
 
 CHAR_CHARSET = DEFAULT_CHARSET.replace(" ", "")
 """Classes of the per-character model: the line charset without the space, which the
@@ -335,12 +336,17 @@ class CharSynthesizer:
         self._kind_p = weights / weights.sum()
         self._index = {c: i for i, c in enumerate(self.charset)}
 
+    def pick(self, rng: np.random.Generator) -> tuple[FontSpec, str]:
+        """A font, chosen by print style in ``KIND_WEIGHTS`` proportions, and what it draws."""
+        kind = self._kinds[int(rng.choice(len(self._kinds), p=self._kind_p))]
+        return self._pools[kind][int(rng.integers(len(self._pools[kind])))]
+
     def line(
         self, rng: np.random.Generator, height: int, width: int
     ) -> list[tuple[npt.NDArray[np.uint8], int, str, str]]:
         """(binned character, class, font, kind) for every character of one drawn line."""
-        kind = self._kinds[int(rng.choice(len(self._kinds), p=self._kind_p))]
-        font, alphabet = self._pools[kind][int(rng.integers(len(self._pools[kind])))]
+        font, alphabet = self.pick(rng)
+        kind = font.kind
         cfg = self.config
         length = int(rng.integers(cfg.min_length, cfg.max_length + 1))
         text = "".join(alphabet[int(i)] for i in rng.integers(0, len(alphabet), size=length))
@@ -538,3 +544,67 @@ def resolve_char_data(
         loaded.subset(test_rows),
         {"source": str(folder), "split": f"stratified {1 - test_fraction:.0%}/{test_fraction:.0%}"},
     )
+
+
+# --- segmentation measurement -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SegmentationLine:
+    """A drawn line, its text and how it was drawn; ``touching`` when two neighbouring
+    characters' drawn boxes touch or overlap (negative tracking, bold or slanted print)."""
+
+    image: npt.NDArray[np.uint8]
+    text: str
+    kind: str
+    touching: bool
+
+
+def segmentation_lines(
+    count: int, seed: int, degraded: bool = False, held_out: bool = False
+) -> Iterator[SegmentationLine]:
+    """Code lines in the training (or held-out) fonts and print styles, in the line model's
+    style proportions: drawn, cropped with a locator's margins and composed on paper (contrast,
+    polarity, uneven light, texture); ``degraded`` adds the blur, low resolution, noise and
+    JPEG of the training data."""
+    from training import texts
+
+    synthesizer = CharSynthesizer(synthetic_fonts(held_out), DEFAULT_CHARSET)
+    rng = np.random.default_rng(seed)
+    made = 0
+    while made < count:
+        font, alphabet = synthesizer.pick(rng)
+        text = texts.code_line(rng, DEFAULT_CHARSET)
+        text = " ".join("".join(c for c in text if c in alphabet + " ").split())
+        if not text:
+            continue
+        char_height = int(rng.integers(16, 45))
+        rendered = render_line(text, font, char_height, rng)
+        ink, boxes = _with_margins(rendered.ink, rendered.boxes, char_height, rng)
+        composed, _ = compose(ink, rng)
+        if degraded:
+            gray, _ = degrade(composed, char_height, rng)
+        else:
+            gray = np.clip(np.rint(composed), 0, 255).astype(np.uint8)
+        drawn = [b for b in boxes if b[2] > 2 or b[3] > char_height // 2]  # no space slivers
+        touching = any(b[0] <= a[0] + a[2] for a, b in itertools.pairwise(drawn))
+        made += 1
+        yield SegmentationLine(gray, text, font.kind.value, touching)
+
+
+def segmentation_accuracy(lines: Iterator[SegmentationLine]) -> dict[str, object]:
+    """Share of lines split into exactly as many characters as they print, overall, by print
+    style and for lines with touching characters."""
+    from edge_ocr.segment import segment_line
+
+    tally: dict[str, list[int]] = {}
+    for line in lines:
+        correct = int(len(segment_line(line.image).boxes) == len(line.text.replace(" ", "")))
+        for key in ("all", line.kind, "touching" if line.touching else "apart"):
+            tally.setdefault(key, [0, 0])
+            tally[key][0] += correct
+            tally[key][1] += 1
+    return {
+        key: {"lines": total, "correct": right, "accuracy": round(right / total, 4)}
+        for key, (right, total) in sorted(tally.items())
+    }

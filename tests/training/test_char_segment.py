@@ -1,0 +1,22 @@
+"""Segmentation on lines drawn in the training fonts (TrueType through Pillow, Hershey,
+dot-matrix, 7-segment), composed on paper as the line model's data is."""
+
+from __future__ import annotations
+
+from training.chars import segmentation_accuracy, segmentation_lines
+
+
+def test_composed_code_lines_split_into_the_right_number_of_characters() -> None:
+    result = segmentation_accuracy(segmentation_lines(200, seed=21))
+    accuracy = {key: value["accuracy"] for key, value in result.items()}  # type: ignore[index]
+    # Measured on 3,000 such lines: see the char-mode figures in the README.
+    assert accuracy["all"] >= 0.86, result
+    assert accuracy["truetype"] >= 0.85, result
+    assert accuracy["apart"] >= 0.86, result
+
+
+def test_segmentation_lines_are_reproducible() -> None:
+    first = [line.text for line in segmentation_lines(5, seed=3)]
+    again = [line.text for line in segmentation_lines(5, seed=3)]
+    assert first == again
+    assert all(line.text.strip() == line.text for line in segmentation_lines(5, seed=3))

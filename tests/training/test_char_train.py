@@ -1,0 +1,153 @@
+"""The char training path on a tiny problem: loss falls, accuracy beats chance, the int8 export
+reads lines through ``edge-ocr read``, and the baselines and commands run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from training.char_train import AugmentConfig, CharTrainConfig, augment_batch
+from training.chars import CharSet, CharSynthConfig, generate_char_set, synthetic_fonts
+
+pytestmark = pytest.mark.slow
+CHARSET = "0147"
+TINY = CharTrainConfig(
+    channels=(8, 16, 24),
+    epochs=5,
+    steps_per_epoch=12,
+    batch_size=32,
+    learning_rate=1e-2,
+    warmup_steps=5,
+    refit=False,
+)
+
+
+def _chars(count: int, seed: int) -> CharSet:
+    fonts = [f for f in synthetic_fonts(held_out=False) if f.name == "hershey-simplex"]
+    return generate_char_set(
+        count, seed, charset=CHARSET, fonts=fonts, config=CharSynthConfig(degraded=False)
+    )
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, CharSet, Path]:
+    from quantize.int8 import export_int8
+    from training.char_train import train_char_model
+
+    train = _chars(360, seed=1)
+    result = train_char_model(TINY, train, log=lambda _: None)
+    out = tmp_path_factory.mktemp("char") / "model.tflite"
+    export_int8(result.model, train.images[:100], out, "tiny-char", "char", CHARSET)
+    return result, train, out
+
+
+def test_loss_falls_and_accuracy_beats_chance(trained: tuple[object, CharSet, Path]) -> None:
+    from training.char_train import TrainedChar, predict
+
+    result, _, _ = trained
+    assert isinstance(result, TrainedChar)
+    losses = [h["loss"] for h in result.history]
+    assert losses[-1] < 0.8 * losses[0]
+    test = _chars(120, seed=2)
+    accuracy = float(np.mean(predict(result.model, test.images) == test.labels))
+    assert accuracy > 0.6, accuracy  # chance is 0.25
+    assert result.model.count_params() <= 60_000
+
+
+def test_int8_model_reads_a_line_through_the_cli(
+    trained: tuple[object, CharSet, Path], tmp_path: Path
+) -> None:
+    from edge_ocr.cli import app
+
+    _, _, tflite = trained
+    line = np.full((60, 200), 225, np.uint8)
+    cv2.putText(line, "1047", (14, 44), cv2.FONT_HERSHEY_SIMPLEX, 1.3, 25, 3)
+    cv2.imwrite(str(tmp_path / "line.png"), line)
+    result = CliRunner().invoke(
+        app, ["read", "--json", "--accel", "cpu", "--model", str(tflite), str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    read = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(read) == {"file", "text", "confidence", "chars", "model"}
+    assert len(read["chars"]) == len(read["text"]) == 4
+    assert sum(a == b for a, b in zip(read["text"], "1047", strict=True)) >= 3
+    for char in read["chars"]:
+        assert set(char) == {"char", "confidence", "rejected"}
+
+
+def test_augmentation_keeps_shape_and_changes_images() -> None:
+    rng = np.random.default_rng(0)
+    images = _chars(16, seed=3).images
+    augmented = augment_batch(images, rng, AugmentConfig())
+    assert augmented.shape == images.shape and augmented.dtype == np.uint8
+    assert not np.array_equal(augmented, images)
+    assert np.array_equal(augment_batch(images, rng, AugmentConfig().off()), images)
+
+
+def test_knn_and_svm_baselines_run_on_the_same_split() -> None:
+    from training.baselines import run_baselines
+
+    train, test = _chars(160, seed=4), _chars(60, seed=5)
+    results = run_baselines(train, test, seed=0)
+    assert set(results) == {"knn", "svm"}
+    for result in results.values():
+        assert 0.5 < result.accuracy <= 1.0
+        assert len(result.predictions) == len(test)
+    assert results["knn"].params["n_neighbors"] in (1, 3, 5, 7, 9)
+
+
+def test_commands_give_one_line_errors(tmp_path: Path) -> None:
+    from training.cli import app
+
+    runner = CliRunner()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for command in (
+        ["train-char", "--data", str(empty), "--out", str(tmp_path / "run")],
+        ["baseline", "--data", str(empty)],
+        ["curve", "--data", str(empty), "--out", str(tmp_path / "curve")],
+    ):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 2, result.output
+        assert result.output.count("training: error:") == 1
+        assert "Traceback" not in result.output
+    result = runner.invoke(
+        app,
+        ["train-char", "--data", "digits", "--out", str(tmp_path / "r"), "--pretrain", "imagenet"],
+    )
+    assert result.exit_code == 2 and "--pretrain must be 'synthetic'" in result.output
+
+
+def test_baseline_command_on_a_folder(tmp_path: Path) -> None:
+    from training.cli import app
+
+    chars = _chars(80, seed=6)
+    for index, (image, label) in enumerate(zip(chars.images, chars.texts(), strict=True)):
+        (tmp_path / "data" / label).mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(tmp_path / "data" / label / f"{index}.png"), 255 - image)
+    out = tmp_path / "baseline.json"
+    result = CliRunner().invoke(
+        app, ["baseline", "--data", str(tmp_path / "data"), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "KNN  test accuracy" in result.output
+    summary = json.loads(out.read_text())
+    assert summary["train_images"] + summary["test_images"] == 80
+    assert summary["knn"]["accuracy"] > 0.5
+
+
+def test_curve_parts_are_nested_and_stratified() -> None:
+    from training.curve import nested_parts
+
+    labels = np.repeat(np.arange(4), 25).astype(np.int64)
+    parts = nested_parts(labels, (0.1, 0.5, 1.0), seed=0)
+    assert [len(p) for p in parts] == [8, 48, 100]  # round(2.5) == 2, round(12.5) == 12
+    assert set(parts[0]) <= set(parts[1]) <= set(parts[2])
+    assert all(np.bincount(labels[p]).min() >= 2 for p in parts)
+    with pytest.raises(ValueError, match="fractions"):
+        nested_parts(labels, (0.0,), seed=0)
