@@ -165,8 +165,9 @@ class CharTrainConfig:
     patience: int = 0
     """Stop after this many epochs without a better validation score; 0 runs every epoch (the
     cosine schedule's last, low-rate epochs are usually the best ones)."""
-    refit: bool = True
-    """Retrain on the whole training split for the epoch count validation picked."""
+    refit_below: int = 5000
+    """With fewer training images than this, retrain on the whole training split for the epoch
+    count validation picked (the validation split is a real loss on small sets, not on large)."""
     seed: int = 0
 
     def steps_for(self, count: int) -> int:
@@ -327,8 +328,8 @@ def train_char_model(
 
     1. Optional pre-training on ``pretrain`` (synthetic characters, same charset).
     2. Training on ``train`` minus a stratified validation split, keeping the best epoch.
-    3. With ``config.refit``: the same recipe again on all of ``train`` for that many epochs
-       (from the pre-trained weights when there were some).
+    3. With fewer than ``config.refit_below`` images: the same recipe again on all of
+       ``train`` for that many epochs (from the pre-trained weights when there were some).
     """
     started = time.monotonic()
     pretrain_history: list[dict[str, float]] = []
@@ -363,7 +364,7 @@ def train_char_model(
     )
     validation_accuracy = first.history[first.best_epoch - 1].get("val_accuracy", 0.0)
     log(f"validation accuracy {validation_accuracy:.4f} at epoch {first.best_epoch}")
-    if not config.refit:
+    if len(train) >= config.refit_below:
         return TrainedChar(
             first.model,
             first.best_epoch,

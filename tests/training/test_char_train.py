@@ -23,7 +23,7 @@ TINY = CharTrainConfig(
     batch_size=32,
     learning_rate=1e-2,
     warmup_steps=5,
-    refit=False,
+    refit_below=0,
 )
 
 
