@@ -1,15 +1,20 @@
 """Character segmentation of a line crop: numpy and OpenCV only, so it runs on the device.
 
-Connected components find the ink; components are grouped into characters (a colon's two dots,
-the separate dots of a dot-matrix character, a stroke broken by a weak print), and a group too
-wide for one character (touching characters from a tight printer or negative tracking) is split
-at the valleys of its column profile. Boxes come back in reading order, with the text band (the
-rows from cap height to baseline), which is what per-character recognition cuts each character
-with: a full-band cut keeps '.', '-' and ':' apart by their height in the line.
+The crop is normalised (text bright, light gradients removed, local contrast evened out) and
+thresholded. Dot-matrix print is recognised by its dots (distance-transform peaks on a 5-7 row
+grid, or small round components); its dot columns are split into 5-column characters, which
+copes with printers that leave no blank column. Other print is straightened when it is italic
+or slanted, its connected components are grouped into glyphs (a colon's two dots, a broken
+stroke, 7-segment bars), stray specks are dropped, and a group too wide for one character
+(touching characters from negative tracking or a tight printer) is cut evenly into as many as
+fit. Boxes come back in reading order with the text band (cap height to baseline), which
+per-character recognition cuts each character with: a full-band cut keeps '.', '-' and ':'
+apart by their height in the line.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import cv2
@@ -19,7 +24,6 @@ import numpy.typing as npt
 from edge_ocr.preprocess import MIN_CONTRAST, to_gray
 from edge_ocr.render import Box
 from edge_ocr.types import LineCrop
-import itertools
 
 
 NOISE_MARGIN = 6.0
@@ -42,8 +46,6 @@ class SegmentConfig:
     """Components smaller than this times ``H**2`` are noise (a dot-matrix dot is ~0.006 H**2)."""
     dot_size: float = 0.3
     """Components at most this tall and wide count as dots; mostly dots means dot-matrix print."""
-    dot_column_gap: float = 0.35
-    """Slack, in dot pitches, on the gap between two dot columns of one character."""
     dot_min_ink: float = 0.15
     """A dot-matrix piece with less ink than this fraction of the median character is noise."""
     dot_char_slack: float = 0.9
@@ -57,11 +59,10 @@ class SegmentConfig:
     """A glyph group wider than this times ``H`` (and than ``max_relative_width`` typical
     characters of its line) holds touching characters and is split; 'M' and 'W' are wide."""
     max_relative_width: float = 1.7
+    """See ``max_width``."""
     typical_width: float = 0.7
     """Character width, times ``H``, assumed when a line has too few single characters to
     measure it."""
-    split_valley: float = 0.45
-    """A cut needs a column-profile valley under this fraction of the group's median column."""
     space_gap: float = 0.5
     """A gap between characters wider than this times ``H`` (and than 2.2x the typical gap) is a
     word space."""
@@ -328,7 +329,8 @@ def _cut(group: _Group, mask: npt.NDArray[np.bool_], cuts: list[int], window: in
 
 
 def _split_evenly(group: _Group, mask: npt.NDArray[np.bool_], pieces: int) -> list[_Group]:
-    """Cut ``pieces`` characters of similar width at the column-profile valleys."""
+    """Cut ``pieces`` characters of similar width, each cut moved to the least ink within a
+    third of a character of its even position."""
     width = group.x1 - group.x0
     cuts = [round(width * k / pieces) for k in range(1, pieces)]
     return _cut(group, mask, cuts, max(1, round(0.35 * width / pieces)))
@@ -584,7 +586,7 @@ def segment_line(crop: LineCrop, config: SegmentConfig = SegmentConfig()) -> Seg
             count = round(width / typical)
             if width <= limit or count < 2:
                 boxes.append(group)
-            else:  # touching characters: cut evenly (a junction of round glyphs is no valley)
+            else:  # touching characters: cut near even positions, where the least ink is
                 boxes += _split_evenly(group, clean, count)
     result = tuple((g.x0, g.y0, g.x1 - g.x0, g.y1 - g.y0) for g in boxes)
     spaces = _spaces(result, band_height, config)
