@@ -1,0 +1,36 @@
+"""Field rules, OCV verdicts, confidence rejects and print-quality grades (numpy/OpenCV only).
+
+The one entry point the commands and the pipeline need::
+
+    engine = RulesEngine.from_options(charset, RulesConfig(), template=..., expect=...)
+    result = engine.apply(probabilities_of_the_item_lines, crops_of_the_item_lines)
+    # result.lines, result.verdict, result.grade, result.detail, result.quality
+
+The pattern language and the grading method are documented in ``edge_ocr/rules/README.md``.
+"""
+
+from __future__ import annotations
+
+from edge_ocr.rules.config import Breakpoints, GradingConfig, RulesConfig, RulesConfigError
+from edge_ocr.rules.constrained import LineDecode, ctc_from_characters, decode_line
+from edge_ocr.rules.engine import RulesEngine, RulesResult
+from edge_ocr.rules.ocv import ExpectedCode, parse_expected
+from edge_ocr.rules.template import ItemTemplate, LineTemplate, TemplateError, parse_template
+
+__all__ = [
+    "Breakpoints",
+    "ExpectedCode",
+    "GradingConfig",
+    "ItemTemplate",
+    "LineDecode",
+    "LineTemplate",
+    "RulesConfig",
+    "RulesConfigError",
+    "RulesEngine",
+    "RulesResult",
+    "TemplateError",
+    "ctc_from_characters",
+    "decode_line",
+    "parse_expected",
+    "parse_template",
+]

@@ -9,7 +9,7 @@ threshold buys (share of characters rejected against the accuracy of the ones ke
 
 Which confidences: ``CharDetail.confidence`` (a character's probability at its strongest frame,
 renormalised over the classes its position allows) and ``LineDecode.confidence`` (product of the
-characters' confidences and of the weakest blank frame); correct means the character aligns
+characters' confidences); correct means the character aligns
 with the same character of the truth, and the line equals the truth.
 """
 

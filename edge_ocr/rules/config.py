@@ -82,7 +82,7 @@ class GradingConfig:
     """Weakest character's ink relative to what its identity predicts."""
     spacing: Breakpoints = Breakpoints(0.6, 0.45, 0.35, 0.25, 0.15, 0.05)
     """Spread of the character pitch (coefficient of variation); smaller is better."""
-    baseline: Breakpoints = Breakpoints(0.3, 0.2, 0.14, 0.09, 0.05, 0.02)
+    baseline: Breakpoints = Breakpoints(0.25, 0.15, 0.1, 0.07, 0.04, 0.01)
     """Spread of the character bottoms around the fitted baseline, in character heights."""
 
 
@@ -92,23 +92,27 @@ class RulesConfig:
 
     char_reject: float = 0.5
     """A character whose confidence is below this is a reject ('?'), not a guess."""
-    line_reject: float = 0.2
-    """A line whose confidence is below this is unsure as a whole."""
+    line_reject: float = 0.5
+    """A line whose confidence (the product of its characters', calibrated on held-out lines)
+    is below this is unsure as a whole: it is more likely wrong than right."""
     min_margin: float = 0.1
     """A character whose margin (best minus second-best allowed class) is below this is a reject."""
     max_constraint_cost: float = 12.0
     """Nats: when the best string the template allows is this much less likely than the
     unconstrained read, no allowed string is close enough and the line is reported as a no-match."""
-    fail_evidence: float = 4.0
+    fail_evidence: float = 6.0
     """Nats: OCV calls a line ``fail`` only when the read is at least this much more likely than
-    the best expected string; weaker evidence of a difference is ``no-read``."""
+    the best expected string (e^6 = 400 times); weaker evidence of a difference is ``no-read``.
+    Chosen on a synthetic OCV stream (``evaluate_ocv``, ``fail_rate_at``)."""
     confusable: tuple[str, ...] = ("O0", "D0", "Q0", "I1", "L1", "B8", "S5", "Z2", "G6")
     """Character pairs the model confuses on held-out prints (``training/calibration.py``
     lists its top confusions): a difference made only of these substitutions needs
     ``confusable_evidence`` to be a ``fail``."""
-    confusable_evidence: float = math.inf
-    """Nats needed to fail on confusable substitutions alone; infinite by default, so an 'O'
-    expected and a '0' read is ``no-read`` (a person checks), never a confident ``fail``."""
+    confusable_evidence: float = 9.0
+    """Nats needed to fail on confusable substitutions alone. With ``probability_floor`` 1e-4
+    the most one character can give is about 9.2 nats, so 9 means: the model read the other
+    character and gave the expected one no probability at all. Set ``inf`` to never fail on
+    them (a person checks the ``no-read``)."""
     beam_width: int = 16
     """Prefixes kept per frame by the constrained beam search."""
     top_k: int = 8

@@ -17,6 +17,7 @@ from edge_ocr.rules.config import RulesConfig
 from edge_ocr.rules.constrained import (
     constrained_search,
     ctc_alignment,
+    ctc_from_characters,
     ctc_log_likelihood,
     decode_line,
     greedy_text,
@@ -203,3 +204,19 @@ def test_never_returns_a_string_the_template_forbids(
         assert result.constraint_cost <= RulesConfig().max_constraint_cost
     else:
         assert result.template_matched is False and result.problem
+
+
+def test_char_mode_outputs_decode_through_the_same_path() -> None:
+    # Three segmented characters of a char model without a space class; a word gap before
+    # the third. The middle one leans to 'O' where the template wants a digit.
+    charset = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    rows = np.zeros((3, len(charset)), np.float32)
+    rows[0, charset.index("L")] = 1.0
+    rows[1, charset.index("O")], rows[1, charset.index("0")] = 0.7, 0.3
+    rows[2, charset.index("7")] = 1.0
+    lattice, lattice_charset = ctc_from_characters(rows, charset, spaces=[2])
+    assert lattice_charset == charset + " " and lattice.shape == (9, len(charset) + 2)
+    assert greedy_text(lattice, lattice_charset) == "LO 7"
+    template = parse_line_template("L[0-9] [0-9]", charset=lattice_charset)
+    result = decode_line(lattice, lattice_charset, template)
+    assert result.text == "L0 7" and result.chars[1].confidence == pytest.approx(1.0)

@@ -37,7 +37,7 @@ def line_matrix(chars: list[dict[str, float]]) -> np.ndarray:
 
 def sure(text: str) -> list[dict[str, float]]:
     """A clear read: an int8 model gives a well-printed character 0.99-1.0."""
-    return [{c: 0.995} for c in text]
+    return [{c: 0.999} for c in text]
 
 
 def verdict(
@@ -88,12 +88,20 @@ def test_a_rejected_character_is_a_no_read_even_when_it_matches() -> None:
     assert lines[0].text == "LOT A7K22?1"
 
 
-def test_confusable_pairs_are_no_read_unless_configured() -> None:
-    lines = [sure("LOT A7K2291"), sure("EXP 2O27-04-11")]
+def test_confusable_pairs_need_more_evidence() -> None:
+    # 'O' read where '0' is expected, the '0' kept a little probability: strong evidence
+    # (6.9 nats) for a plain pair, not enough for a confusable one.
+    almost = [*sure("EXP 2"), {"O": 0.998, "0": 0.001}, *sure("27-04-11")]
+    lines = [sure("LOT A7K2291"), almost]
     result, detail = verdict(engine_for(), lines)
     assert result == "no-read" and "pair the model confuses" in str(detail)
-    strict = engine_for(confusable=())
-    assert verdict(strict, lines)[0] == "fail"
+    assert verdict(engine_for(confusable=()), lines)[0] == "fail"
+    # No probability at all for the expected '0': a fail even for a confusable pair...
+    certain = [sure("LOT A7K2291"), sure("EXP 2O27-04-11")]
+    assert verdict(engine_for(), certain)[0] == "fail"
+    # ...unless confusable differences are never to fail.
+    never = engine_for(confusable_evidence=float("inf"))
+    assert verdict(never, certain)[0] == "no-read"
 
 
 def test_line_count_mismatch_and_nothing_read() -> None:
