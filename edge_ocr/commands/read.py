@@ -38,11 +38,36 @@ def read(
         int, typer.Option("--batch-size", min=1, help="Images per interpreter call.")
     ] = 32,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    template: Annotated[
+        str | None,
+        typer.Option(
+            "--template",
+            help="Field template, lines separated by '|', e.g. 'LOT [A-Z0-9]{7} | EXP "
+            "{date:YYYY-MM-DD}' (edge_ocr/rules/README.md): decoding is constrained to it.",
+        ),
+    ] = None,
+    expect: Annotated[
+        str | None,
+        typer.Option(
+            "--expect",
+            help="Expected code, a string or a pattern, lines separated by '|': each item "
+            "gets a verdict, pass, fail or no-read.",
+        ),
+    ] = None,
+    expect_file: Annotated[
+        Path | None,
+        typer.Option("--expect-file", help="File holding the expected code (one line per line)."),
+    ] = None,
 ) -> None:
     """Read each image as one line of text and print one result per image.
 
     Unreadable files are reported on stderr, one line each; the others are still read and the
     exit status is 1 at the end.
+
+    With --template, --expect or --expect-file, the images are items' line crops, top to
+    bottom, as many per item as the template or code has lines; each item is printed with its
+    verdict, print-quality grade (A-F) and the detail of a failure, and the exit status is 3
+    when an item is not a pass.
     """
     import cv2
 
@@ -59,10 +84,20 @@ def read(
         )
     except ModelError as error:
         fail(str(error))
+    from edge_ocr.rules.cli import print_items, rules_engine
+
+    rules = rules_engine(recognizer, template, expect, expect_file)  # None without the options
     failures = 0
+    unpassed = 0
     pending: list[tuple[Path, object]] = []
 
     def flush() -> None:
+        nonlocal failures, unpassed
+        if rules is not None:
+            printed = print_items(rules, recognizer, pending, as_json, loaded.contract.name)  # type: ignore[arg-type]
+            failures, unpassed = failures + printed.left_over, unpassed + printed.unpassed
+            pending.clear()
+            return
         reads = recognizer.read([image for _, image in pending])  # type: ignore[misc]
         for (path, _), line in zip(pending, reads, strict=True):
             if as_json:
@@ -102,9 +137,11 @@ def read(
             failures += 1
             continue
         pending.append((path, image))
-        if len(pending) >= batch_size:
+        if len(pending) >= batch_size * (rules.lines_per_item if rules is not None else 1):
             flush()
     if pending:
         flush()
     if failures:
         raise typer.Exit(1)
+    if unpassed:
+        raise typer.Exit(3)

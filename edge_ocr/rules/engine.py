@@ -17,7 +17,7 @@ import numpy as np
 
 from edge_ocr.events import LineResult
 from edge_ocr.rules.config import GRADES, RulesConfig
-from edge_ocr.rules.constrained import LineDecode, decode_line
+from edge_ocr.rules.constrained import LineDecode, ctc_from_characters, decode_line
 from edge_ocr.rules.grade import Grade, grade_item, measure_line
 from edge_ocr.rules.ocv import (
     FAIL,
@@ -32,9 +32,52 @@ from edge_ocr.rules.template import ItemTemplate, TemplateError, parse_template
 from edge_ocr.types import FloatArray, LineCrop
 
 if TYPE_CHECKING:
+    from edge_ocr.charmode import CharRecognizer
     from edge_ocr.recognize import LineRecognizer
 
+    Recognizer = LineRecognizer | CharRecognizer
+
 REJECT_MARK = "?"
+
+
+def lattice_charset(recognizer: Recognizer) -> str:
+    """The charset of the probability lattices ``item_probabilities`` returns: the model's,
+    plus ' ' for a char model without one (word gaps come from the segmenter)."""
+    charset = recognizer.model.contract.charset
+    if recognizer.model.contract.kind == "char" and " " not in charset:
+        return charset + " "
+    return charset
+
+
+def item_probabilities(recognizer: Recognizer, crops: Sequence[LineCrop]) -> list[FloatArray]:
+    """One ``T x C`` CTC lattice per line crop, in one interpreter call: the line model's output
+    as it is, or a char model's per-character output laid out by ``ctc_from_characters``."""
+    from edge_ocr.charmode import CharRecognizer
+    from edge_ocr.segment import char_crops
+
+    if not crops:
+        return []
+    if not isinstance(recognizer, CharRecognizer):
+        binned = np.stack([recognizer.bin(c) for c in crops])
+        return list(recognizer.probabilities(binned))
+    char_recognizer = recognizer
+    segmentations = [char_recognizer.segment(c) for c in crops]
+    cuts = [char_crops(s, char_recognizer.segment_config) for s in segmentations]
+    flat = [c for cut in cuts for c in cut]
+    rows = (
+        char_recognizer.probabilities(np.stack([char_recognizer.bin(c) for c in flat]))
+        if flat
+        else np.zeros((0, len(char_recognizer.charset)), np.float32)
+    )
+    lattices: list[FloatArray] = []
+    start = 0
+    for segmentation, cut in zip(segmentations, cuts, strict=True):
+        lattice, _ = ctc_from_characters(
+            rows[start : start + len(cut)], char_recognizer.charset, segmentation.spaces
+        )
+        lattices.append(lattice)
+        start += len(cut)
+    return lattices
 
 
 @dataclass(frozen=True)
@@ -116,16 +159,36 @@ class RulesEngine:
             )
 
     @property
+    def lines_per_item(self) -> int:
+        """Lines of an item: the template's, else the expected code's, else 1."""
+        if self.template is not None:
+            return len(self.template.lines)
+        current = self.expected.current() if self.expected is not None else None
+        return len(current.lines) if current is not None else 1
+
+    @property
     def verifies(self) -> bool:
         """True when items get a verdict (a template or an expected code is set)."""
         return self.template is not None or self.expected is not None
 
-    def read(self, recognizer: LineRecognizer, crops: Sequence[LineCrop]) -> RulesResult:
-        """Bin, recognize (one batched call) and apply the rules to one item's line crops."""
-        if not crops:
-            return self.apply([], [])
-        binned = np.stack([recognizer.bin(c) for c in crops])
-        return self.apply(list(recognizer.probabilities(binned)), crops)
+    @classmethod
+    def for_recognizer(
+        cls,
+        recognizer: Recognizer,
+        config: RulesConfig | None = None,
+        template: str | None = None,
+        expect: str | None = None,
+        expect_file: Path | str | None = None,
+        grading: bool = True,
+    ) -> RulesEngine:
+        """``from_options`` with the charset the recognizer's lattices use."""
+        return cls.from_options(
+            lattice_charset(recognizer), config, template, expect, expect_file, grading
+        )
+
+    def read(self, recognizer: Recognizer, crops: Sequence[LineCrop]) -> RulesResult:
+        """Recognize (one batched call) and apply the rules to one item's line crops."""
+        return self.apply(item_probabilities(recognizer, crops), crops)
 
     def apply(
         self, probabilities: Sequence[FloatArray], crops: Sequence[LineCrop] | None = None
