@@ -15,7 +15,9 @@ from edge_ocr.rules.config import Breakpoints, GradingConfig, RulesConfig, Rules
 from edge_ocr.rules.constrained import LineDecode, ctc_from_characters, decode_line
 from edge_ocr.rules.engine import RulesEngine, RulesResult
 from edge_ocr.rules.ocv import ExpectedCode, parse_expected
+from edge_ocr.rules.settings import RulesSettings, SetExpected
 from edge_ocr.rules.template import ItemTemplate, LineTemplate, TemplateError, parse_template
+from edge_ocr.rules.tracking import TrackedRules, lattice_reads
 
 __all__ = [
     "Breakpoints",
@@ -28,9 +30,13 @@ __all__ = [
     "RulesConfigError",
     "RulesEngine",
     "RulesResult",
+    "RulesSettings",
+    "SetExpected",
     "TemplateError",
+    "TrackedRules",
     "ctc_from_characters",
     "decode_line",
+    "lattice_reads",
     "parse_expected",
     "parse_template",
 ]
