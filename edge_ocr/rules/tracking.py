@@ -53,8 +53,10 @@ class _Best:
 class TrackedRules:
     """Best frame per tracked line, and the rules applied to an item when its track ends."""
 
-    def __init__(self, engine: RulesEngine) -> None:
+    def __init__(self, engine: RulesEngine, max_lines: int = 1024) -> None:
         self.engine = engine
+        self.max_lines = max_lines
+        """Bound on remembered lines, should a track ever end unseen: the oldest go first."""
         self._best: dict[tuple[int, int], _Best] = {}
 
     def observe(
@@ -68,6 +70,8 @@ class TrackedRules:
         best = self._best.get(key)
         if best is None or read.confidence > best.confidence:
             self._best[key] = _Best(read.confidence, lattice, crop)
+        while len(self._best) > self.max_lines:
+            del self._best[next(iter(self._best))]
 
     def judge(self, ended: Iterable[EndedTrack]) -> list[ItemEvent]:
         """The events of ``ended`` (``Tracker.ended`` after ``update`` or ``finish``) with the

@@ -87,6 +87,10 @@ def test_tracked_rules_judge_each_item_on_its_best_frames() -> None:
     assert [line.text for line in event.lines] == ["LOT 4711", "EXP 2027-04-11"]
     assert "contrast" in event.quality and event.to_dict()["verdict"] == "pass"
     assert len(tracked) == 0
+    bounded = TrackedRules(engine, max_lines=4)
+    for track in range(10):
+        bounded.observe(track, 0, read, blurred, crop("X"))
+    assert len(bounded) == 4
 
 
 SECTION = """
