@@ -84,10 +84,19 @@ class Segmentation:
     spaces: tuple[int, ...]
     """Indices ``i`` of the boxes preceded by a word space."""
     dot_matrix: bool
+    shear: float = 0.0
+    """Pixels per row the crop was sheared to stand upright (``deslant``); 0 when it was not."""
 
     @property
     def band_height(self) -> int:
         return self.band[1] - self.band[0] + 1
+
+    def from_crop(self, x: float, y: float) -> float:
+        """Column in ``normalised`` of the crop's pixel (x, y)."""
+        if not self.shear:
+            return x
+        height = int(self.normalised.shape[0])
+        return float(x + self.shear * (y - (height - 1) / 2.0) + deslant_margin(self.shear, height))
 
 
 def noise_level(gray: LineCrop) -> float:
@@ -174,11 +183,16 @@ def estimate_slant(mask: npt.NDArray[np.bool_], config: SegmentConfig) -> float:
     return best if scores[best] > 1.05 * scores.get(0.0, 0.0) else 0.0
 
 
+def deslant_margin(shear: float, height: int) -> int:
+    """Columns ``deslant`` adds on each side."""
+    return int(np.ceil(abs(shear) * height / 2.0)) + 1
+
+
 def deslant(image: npt.NDArray[np.uint8], shear: float) -> npt.NDArray[np.uint8]:
     """Shear rows horizontally by ``shear`` pixels per row about the middle row, widening the
     image so nothing is cut off."""
     height, width = image.shape
-    extra = int(np.ceil(abs(shear) * height / 2.0)) + 1
+    extra = deslant_margin(shear, height)
     matrix = np.array([[1.0, shear, extra - shear * (height - 1) / 2.0], [0.0, 1.0, 0.0]])
     sheared: npt.NDArray[np.uint8] = cv2.warpAffine(
         image, matrix, (width + 2 * extra, height), flags=cv2.INTER_LINEAR, borderValue=0
@@ -542,6 +556,7 @@ def segment_line(crop: LineCrop, config: SegmentConfig = SegmentConfig()) -> Seg
     if band is None:
         return Segmentation(normalised, (), (0, normalised.shape[0] - 1), (), False)
     grid = _dot_grid(mask, band, config)
+    shear = 0.0
     if grid is None:
         shear = estimate_slant(mask, config)
         if shear:
@@ -551,7 +566,7 @@ def segment_line(crop: LineCrop, config: SegmentConfig = SegmentConfig()) -> Seg
     band_height = band[1] - band[0] + 1
     components, clean = _components(mask, band, config)
     if not components:
-        return Segmentation(normalised, (), band, (), False)
+        return Segmentation(normalised, (), band, (), False, shear)
     boxes: list[_Group] = []
     if grid is not None:
         # Every dot column of the line, cut into 5-column characters.
@@ -590,7 +605,7 @@ def segment_line(crop: LineCrop, config: SegmentConfig = SegmentConfig()) -> Seg
                 boxes += _split_evenly(group, clean, count)
     result = tuple((g.x0, g.y0, g.x1 - g.x0, g.y1 - g.y0) for g in boxes)
     spaces = _spaces(result, band_height, config)
-    return Segmentation(normalised, result, band, spaces, grid is not None)
+    return Segmentation(normalised, result, band, spaces, grid is not None, shear)
 
 
 def _typical_width(groups: list[_Group], band_height: int, config: SegmentConfig) -> float:

@@ -28,7 +28,7 @@ import numpy.typing as npt
 from edge_ocr.charset import DEFAULT_CHARSET, CharsetError, validate_charset
 from edge_ocr.preprocess import bin_char
 from edge_ocr.render import DOT_MATRIX_CHARSET, SEVEN_SEGMENT_CHARSET, Box
-from edge_ocr.segment import char_crops, segment_line
+from edge_ocr.segment import Segmentation, char_crops, segment_line
 from training.data import IMAGE_SUFFIXES, DatasetError, Problem
 from training.fonts import FontKind, FontSpec, all_fonts, split_fonts
 from training.synth import compose, degrade, render_line
@@ -50,6 +50,8 @@ FOLDER_ALIASES = {
     "hyphen": "-",
 }
 """Folder names for labels a file system will not take as a folder name."""
+BLANK_LEVEL = 64
+"""A cut whose brightest pixel is under this (on the normalised 0-255 scale) shows no ink."""
 KIND_WEIGHTS = {
     FontKind.TRUETYPE: 0.45,
     FontKind.HERSHEY: 0.15,
@@ -361,21 +363,50 @@ class CharSynthesizer:
         else:
             gray = np.clip(np.rint(composed), 0, 255).astype(np.uint8)
         # Cut with the device's own segmenter, so training sees the crops the device makes.
-        # Where it does not find exactly len(text) characters, the drawn boxes (scaled with
-        # the image) stand in, so hard lines are not left out of the data.
+        # Where its boxes are not one per drawn character, in order, the drawn boxes stand
+        # in (so hard lines are not left out, and no crop gets a neighbour's label).
         segmentation = segment_line(gray)
-        if len(segmentation.boxes) != len(text):
-            sx, sy = gray.shape[1] / ink.shape[1], gray.shape[0] / ink.shape[0]
-            scaled = tuple(
-                (int(x * sx), int(y * sy), max(1, round(w * sx)), max(1, round(h * sy)))
-                for x, y, w, h in boxes
-            )
-            segmentation = replace(segmentation, boxes=scaled)
+        drawn = _drawn_boxes(boxes, segmentation, ink.shape, gray.shape)
+        if not _aligned(segmentation.boxes, drawn):
+            segmentation = replace(segmentation, boxes=drawn)
         crops = char_crops(segmentation)
         return [
             (bin_char(crop, height, width), self._index[char], font.name, kind.value)
             for char, crop in zip(text, crops, strict=True)
+            if int(crop.max()) >= BLANK_LEVEL  # degraded past reading: no label can be right
         ]
+
+
+def _drawn_boxes(
+    boxes: tuple[Box, ...],
+    segmentation: Segmentation,
+    drawn_shape: tuple[int, ...],
+    image_shape: tuple[int, ...],
+) -> tuple[Box, ...]:
+    """The drawn boxes in the coordinates of ``segmentation.normalised``: scaled with the
+    image (low-resolution degradation) and moved as the segmenter sheared it upright."""
+    sx, sy = image_shape[1] / drawn_shape[1], image_shape[0] / drawn_shape[0]
+    moved = []
+    for x, y, w, h in boxes:
+        centre_y = (y + h / 2.0) * sy
+        left = segmentation.from_crop(x * sx, centre_y)
+        right = segmentation.from_crop((x + w) * sx, centre_y)
+        moved.append(
+            (max(0, int(left)), int(y * sy), max(1, round(right - left)), max(1, round(h * sy)))
+        )
+    return tuple(moved)
+
+
+def _aligned(found: tuple[Box, ...], drawn: tuple[Box, ...]) -> bool:
+    """One found box per drawn character, in order: each found box's centre column lies in
+    its drawn box (widened by a quarter of the box's width)."""
+    if len(found) != len(drawn):
+        return False
+    for (fx, _, fw, _), (dx, _, dw, _) in zip(found, drawn, strict=True):
+        centre = fx + fw / 2.0
+        if not dx - 0.25 * dw <= centre <= dx + 1.25 * dw:
+            return False
+    return True
 
 
 def _with_margins(
