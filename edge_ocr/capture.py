@@ -74,6 +74,22 @@ class FrameSource:
         self.close()
 
 
+class NumberedSource(FrameSource):
+    """A finite source read frame by frame (a file, a folder): a frame's time is its index / fps."""
+
+    _index = 0
+
+    def grab(self) -> Frame | None:
+        raise NotImplementedError
+
+    def read(self) -> CapturedFrame | None:
+        image = self.grab()
+        if image is None:
+            return None
+        index = self._index - 1
+        return CapturedFrame(image, index, index / (self.fps or DEFAULT_FPS))
+
+
 # --------------------------------------------------------------------------- bounded queue
 
 
@@ -221,7 +237,7 @@ def open_video_capture(target: str | int, api: int, params: list[int]) -> Any:
     return cv2.VideoCapture(target, api, params)
 
 
-class VideoFileSource(FrameSource):
+class VideoFileSource(NumberedSource):
     """A video file read frame by frame, with timestamps from its frame rate.
 
     A file that ends before the frame count its header promises is reported as truncated.
@@ -262,19 +278,12 @@ class VideoFileSource(FrameSource):
         frame: Frame = image
         return frame
 
-    def read(self) -> CapturedFrame | None:
-        image = self.grab()
-        if image is None:
-            return None
-        index = self._index - 1
-        return CapturedFrame(image, index, index / (self.fps or DEFAULT_FPS))
-
     def close(self) -> None:
         self._done = True
         self._capture.release()
 
 
-class ImageFolderSource(FrameSource):
+class ImageFolderSource(NumberedSource):
     """The images of a folder in name order, one frame each."""
 
     def __init__(self, folder: Path, fps: float = DEFAULT_FPS) -> None:
@@ -299,13 +308,6 @@ class ImageFolderSource(FrameSource):
         self._index += 1
         frame: Frame = image
         return frame
-
-    def read(self) -> CapturedFrame | None:
-        image = self.grab()
-        if image is None:
-            return None
-        index = self._index - 1
-        return CapturedFrame(image, index, index / (self.fps or DEFAULT_FPS))
 
 
 class SyntheticSource(FrameSource):
