@@ -79,7 +79,9 @@ class CharRecognizer:
         return reads
 
     def classify(self, char_crops_: Sequence[LineCrop]) -> list[CharRead]:
-        """One read per single-character crop, all in one interpreter call."""
+        """One read per single-character crop, all in one interpreter call. Crops should be cut
+        the way the model's training crops were: ``edge_ocr.segment.cut_char`` for the bundled
+        model, the user's own cropping for a model trained on the user's crops."""
         if not char_crops_:
             return []
         return self.classify_binned(np.stack([self.bin(c) for c in char_crops_]))

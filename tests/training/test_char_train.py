@@ -4,6 +4,7 @@ reads lines through ``edge-ocr read``, and the baselines and commands run."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -151,3 +152,19 @@ def test_curve_parts_are_nested_and_stratified() -> None:
     assert all(np.bincount(labels[p]).min() >= 2 for p in parts)
     with pytest.raises(ValueError, match="fractions"):
         nested_parts(labels, (0.0,), seed=0)
+
+
+def test_synthetic_pretraining_then_fine_tuning() -> None:
+    from training.char_train import predict, train_char_model
+
+    pretrain = _chars(160, seed=7)
+    train = _chars(96, seed=8)
+    config = replace(TINY, epochs=2, steps_per_epoch=6)
+    result = train_char_model(config, train, lambda _: None, pretrain, pretrain_epochs=2)
+    assert len(result.pretrain_history) == 2
+    assert len(result.history) == 2
+    test = _chars(80, seed=9)
+    assert float(np.mean(predict(result.model, test.images) == test.labels)) > 0.4
+    with pytest.raises(ValueError, match="charset"):
+        other = CharSet(pretrain.images, pretrain.labels, "abcd", pretrain.sources, pretrain.kinds)
+        train_char_model(config, train, lambda _: None, other)
