@@ -270,14 +270,20 @@ def stratified_split(
     labels: npt.NDArray[np.int64], test_size: float | int, seed: int
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """(train, test) indices with every class in the same proportion on both sides. Classes
-    with a single image go to training (they cannot be on both sides)."""
+    with a single image go to training (they cannot be on both sides); on a small set the test
+    side grows to hold at least one image of every class."""
     from sklearn.model_selection import train_test_split
 
     indices = np.arange(len(labels))
     counts = Counter(int(i) for i in labels)
     single = np.array([counts[int(label)] < 2 for label in labels])
+    usable = int((~single).sum())
+    classes = len({int(label) for label in labels[~single]})
+    wanted = test_size if isinstance(test_size, int) else int(np.ceil(test_size * usable))
+    # a stratified split needs at least one image of every class on each side
+    wanted = min(max(wanted, classes), usable - classes)
     train, test = train_test_split(
-        indices[~single], test_size=test_size, stratify=labels[~single], random_state=seed
+        indices[~single], test_size=wanted, stratify=labels[~single], random_state=seed
     )
     return np.sort(np.concatenate([train, indices[single]])), np.sort(test)
 

@@ -129,6 +129,9 @@ def test_stratified_split_keeps_single_image_classes_in_training() -> None:
     train, test = stratified_split(labels, 0.5, seed=0)
     assert 8 in train and 8 not in test
     assert sorted(np.concatenate([train, test]).tolist()) == list(range(9))
+    many = np.repeat(np.arange(40), 4).astype(np.int64)  # 15% of 160 is fewer than 40 classes
+    train, test = stratified_split(many, 0.15, seed=0)
+    assert set(many[test]) == set(many[train]) == set(range(40))
 
 
 def test_synthetic_characters_are_reproducible_and_cover_every_style() -> None:
