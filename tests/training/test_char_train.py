@@ -159,10 +159,10 @@ def test_synthetic_pretraining_then_fine_tuning() -> None:
 
     pretrain = _chars(160, seed=7)
     train = _chars(96, seed=8)
-    config = replace(TINY, epochs=2, steps_per_epoch=6)
-    result = train_char_model(config, train, lambda _: None, pretrain, pretrain_epochs=2)
-    assert len(result.pretrain_history) == 2
-    assert len(result.history) == 2
+    config = replace(TINY, epochs=3, steps_per_epoch=10)
+    result = train_char_model(config, train, lambda _: None, pretrain, pretrain_epochs=3)
+    assert len(result.pretrain_history) == 3
+    assert len(result.history) == 3
     test = _chars(80, seed=9)
     assert float(np.mean(predict(result.model, test.images) == test.labels)) > 0.4
     with pytest.raises(ValueError, match="charset"):
