@@ -153,7 +153,7 @@ def plot_curve(points: list[CurvePoint], out: Path, title: str) -> None:
     axis.set_xscale("log")
     axis.minorticks_off()
     axis.set_xticks(sizes, [str(s) for s in sizes])
-    low = min(min(p.knn for p in points), min(p.cnn_float for p in points))
+    low = min([p.knn for p in points] + [p.cnn_float for p in points])
     axis.set_ylim(max(0.0, low - 0.05), 1.0)
     axis.set_xlabel("training images (log scale)")
     axis.set_ylabel("test accuracy")
