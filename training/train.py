@@ -50,6 +50,9 @@ class TrainConfig:
     max_steps_per_epoch: int = 0
     """0: one pass over the training set per epoch."""
     name: str = "lines"
+    init_from: str = ""
+    """A ``.keras`` line model whose weights start this run: a warm restart (a second cosine
+    cycle on fresh data), which is how a run that was still improving gets more training."""
     data_summary: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -261,6 +264,9 @@ def train_line_model(
         full_model = keras.models.load_model(checkpoint, compile=False)
         state = json.loads((run_dir / "state.json").read_text())
         log(f"resuming {run_dir} after epoch {state['epoch']}")
+    elif config.init_from:
+        full_model = keras.models.load_model(config.init_from, compile=False)
+        log(f"starting from the weights of {config.init_from}")
     else:
         full_model = build_line_model(config.model_config())
     (run_dir / "config.json").write_text(json.dumps(asdict(config), indent=1))

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from training.recipes import Recipe
 
 
 def _prefixed_log(name: str) -> Callable[[str], None]:
@@ -18,9 +21,23 @@ def _prefixed_log(name: str) -> Callable[[str], None]:
     return log
 
 
+def _with_prerequisites(names: list[str], recipes: dict[str, Recipe]) -> list[str]:
+    """The requested recipes plus the base stages they start from whose model is missing."""
+    ordered: list[str] = []
+    for name in names:
+        chain = [name]
+        while (base := recipes[chain[-1]].starts_from) is not None:
+            if Path(recipes[base].options.config.out, "model.keras").is_file():
+                break
+            chain.append(base)
+        ordered += [step for step in reversed(chain) if step not in ordered]
+    return ordered
+
+
 def bundle(
     only: Annotated[
-        list[str] | None, typer.Option("--only", help="Train just these (lines, captcha).")
+        list[str] | None,
+        typer.Option("--only", help="Train just these recipes (lines, captcha, or a -base stage)."),
     ] = None,
     runs: Annotated[
         Path, typer.Option("--runs", help="Where the runs (checkpoints, reports) go.")
@@ -35,15 +52,17 @@ def bundle(
     from training.recipes import bundled_recipes
 
     recipes = bundled_recipes(str(runs))
-    for name in only or list(recipes):
+    for name in only or []:
         if name not in recipes:
             typer.echo(f"training: error: no recipe {name!r} (have {', '.join(recipes)})", err=True)
             raise typer.Exit(2)
+    for name in _with_prerequisites(only or list(recipes), recipes):
+        recipe = recipes[name]
         started = time.monotonic()
-        run_line(recipes[name], log=_prefixed_log(name))
-        run_dir = Path(recipes[name].config.out)
+        run_line(recipe.options, log=_prefixed_log(name))
+        run_dir = Path(recipe.options.config.out)
         typer.echo(f"[{name}] done in {(time.monotonic() - started) / 60:.0f} min")
-        if install:
+        if install and recipe.install:
             shutil.copyfile(run_dir / "model.tflite", BUNDLED_DIR / f"{name}.tflite")
             shutil.copyfile(run_dir / "model.json", BUNDLED_DIR / f"{name}.json")
             shutil.copyfile(run_dir / "report.json", BUNDLED_DIR / f"{name}.report.json")
