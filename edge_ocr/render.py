@@ -18,7 +18,7 @@ import numpy.typing as npt
 Box = tuple[int, int, int, int]
 """x, y, width, height in pixels."""
 
-_DOT_MATRIX_5X7: dict[str, tuple[str, ...]] = {
+DOT_MATRIX_5X7: dict[str, tuple[str, ...]] = {
     "0": ("01110", "10001", "10011", "10101", "11001", "10001", "01110"),
     "1": ("00100", "01100", "00100", "00100", "00100", "00100", "01110"),
     "2": ("01110", "10001", "00001", "00010", "00100", "01000", "11111"),
@@ -61,6 +61,8 @@ _DOT_MATRIX_5X7: dict[str, tuple[str, ...]] = {
     ":": ("00000", "01100", "01100", "00000", "01100", "01100", "00000"),
     ".": ("00000", "00000", "00000", "00000", "00000", "01100", "01100"),
 }
+"""The 5x7 dot pattern of each character a dot-matrix printer prints: seven rows top to bottom,
+'1' for a dot (the grade's dot completeness counts the dots a character should have)."""
 
 # Segments a..g as (x0, y0, x1, y1) in a unit cell 1 wide and 2 high.
 _SEGMENTS = {
@@ -87,7 +89,7 @@ _SEVEN_SEGMENT_DIGITS = {
 }
 SEVEN_SEGMENT_CHARSET = "0123456789- :."
 """What a 7-segment printer can show unambiguously; letters would alias digits (S/5, O/0, B/8)."""
-DOT_MATRIX_CHARSET = "".join(_DOT_MATRIX_5X7)
+DOT_MATRIX_CHARSET = "".join(DOT_MATRIX_5X7)
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,7 @@ def render_dot_matrix(text: str, char_height: int, rng: np.random.Generator) -> 
     for index, char in enumerate(text):
         x0 = margin + index * advance
         spans.append((int(x0 - pitch * 0.5), int(np.ceil(x0 + pitch * 4.5 + 1))))
-        for row, bits in enumerate(_DOT_MATRIX_5X7[char]):
+        for row, bits in enumerate(DOT_MATRIX_5X7[char]):
             for col, bit in enumerate(bits):
                 if bit != "1" or rng.random() < dropout:
                     continue

@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge_ocr.preprocess import to_gray
-from edge_ocr.render import _DOT_MATRIX_5X7, Box
+from edge_ocr.render import DOT_MATRIX_5X7, Box
 from edge_ocr.rules.config import GRADES, GradingConfig
 from edge_ocr.rules.constrained import LineDecode
 from edge_ocr.segment import ink_mask, segment_line
@@ -46,7 +46,7 @@ UNMEASURED = -1.0
 OFF_BASELINE = frozenset("-:")
 """Characters that do not stand on the baseline ('.' does, '-' and ':' float)."""
 
-_DOTS = {c: sum(row.count("1") for row in rows) for c, rows in _DOT_MATRIX_5X7.items()}
+_DOTS = {c: sum(row.count("1") for row in rows) for c, rows in DOT_MATRIX_5X7.items()}
 
 
 def grade_of(score: float) -> str:
