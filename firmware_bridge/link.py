@@ -46,9 +46,7 @@ class SerialLink:
     ) -> None:
         self.description = f"serial port {path} at {baud} baud"
         try:
-            self._port = serial.Serial(
-                path, baud, timeout=poll_s, write_timeout=write_timeout_s
-            )
+            self._port = serial.Serial(path, baud, timeout=poll_s, write_timeout=write_timeout_s)
         except (serial.SerialException, OSError, ValueError) as error:
             raise LinkError(f"cannot open {self.description}: {_reason(error)}") from error
 

@@ -275,9 +275,7 @@ class SerialSink:
         self.spec: LinkOpener = parse_sink_url(target) if isinstance(target, str) else target
         self.options = options or SinkOptions()
         self._on_expected = on_expected
-        self._spool = (
-            Spool(Path(spool_path), self.options.spool_max_items) if spool_path else None
-        )
+        self._spool = Spool(Path(spool_path), self.options.spool_max_items) if spool_path else None
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._stop = threading.Event()
@@ -363,9 +361,7 @@ class SerialSink:
             self._inflight = None
             # Reads taken from the spool are still in its file: only commit resolved ones.
             fresh = [
-                p.message
-                for p in leftovers
-                if isinstance(p.message, Read) and not p.from_spool
+                p.message for p in leftovers if isinstance(p.message, Read) and not p.from_spool
             ]
             self._spool_reads(fresh)
         self._commit_spool(final=True)
@@ -608,8 +604,9 @@ class SerialSink:
         try:
             dropped = self._spool.append(reads)
         except OSError as error:
-            log.error("cannot write spool %s (%s): %d reads lost", self._spool.path, error,
-                      len(reads))
+            log.error(
+                "cannot write spool %s (%s): %d reads lost", self._spool.path, error, len(reads)
+            )
             for read in reads:
                 log.error("read lost: %s", json.dumps(read_to_json(read)))
             dropped = len(reads)

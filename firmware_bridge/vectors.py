@@ -45,6 +45,7 @@ def message_to_json(message: Message) -> dict[str, Any]:
 
     Strings appear twice: readable, and as `*_hex` UTF-8 bytes for the C test.
     """
+
     def text(name: str, value: str) -> dict[str, str]:
         return {name: value, f"{name}_hex": value.encode("utf-8").hex()}
 
@@ -108,21 +109,36 @@ def _valid_messages() -> list[tuple[str, Message, int]]:
         ("hello_firmware", Hello(1, 1, "eol-fw 1.0", "plc-7", ""), 0),
         (
             "read_pass",
-            Read(42, 1_700_000_000_123, "LOT 2024-07 | EXP 12/26", (9876, 9501), 9501,
-                 Verdict.PASS, "A"),
+            Read(
+                42,
+                1_700_000_000_123,
+                "LOT 2024-07 | EXP 12/26",
+                (9876, 9501),
+                9501,
+                Verdict.PASS,
+                "A",
+            ),
             7,
         ),
         ("read_no_read", Read(0, 0, "", (), 0, Verdict.NO_READ, None), 0xFFFF),
         (
             "read_utf8_fail",
-            Read(1000, 1_717_171_717_000, "\u00d8 5 mm \u2013 caf\u00e9", (10000,), 10000,
-                 Verdict.FAIL, "F"),
+            Read(
+                1000,
+                1_717_171_717_000,
+                "\u00d8 5 mm \u2013 caf\u00e9",
+                (10000,),
+                10000,
+                Verdict.FAIL,
+                "F",
+            ),
             256,
         ),
         (
             "read_limits",
-            Read(0xFFFFFFFF, 0xFFFFFFFFFFFFFFFF, "A" * 255, (10000,) * 16, 10000,
-                 Verdict.NONE, "C"),
+            Read(
+                0xFFFFFFFF, 0xFFFFFFFFFFFFFFFF, "A" * 255, (10000,) * 16, 10000, Verdict.NONE, "C"
+            ),
             0x1234,
         ),
         ("heartbeat", Heartbeat(123_456, 3), 2),
@@ -137,10 +153,17 @@ def _read_payload(**changes: int) -> bytes:
     """A READ payload with header fields overridden, to build malformed-but-checked frames."""
     fields = {"item_id": 5, "timestamp_ms": 1, "verdict": 1, "grade": 0x41, "confidence": 9000}
     fields.update(changes)
-    return struct.pack(
-        "<IQBBH", fields["item_id"], fields["timestamp_ms"], fields["verdict"],
-        fields["grade"], fields["confidence"],
-    ) + b"\x02OK\x01\x10\x27"
+    return (
+        struct.pack(
+            "<IQBBH",
+            fields["item_id"],
+            fields["timestamp_ms"],
+            fields["verdict"],
+            fields["grade"],
+            fields["confidence"],
+        )
+        + b"\x02OK\x01\x10\x27"
+    )
 
 
 def _raw(payload: bytes, msg_type: int = MessageType.READ, version: int = 1) -> bytes:
@@ -179,8 +202,10 @@ def _special_wires() -> list[tuple[str, bytes]]:
         ("read_truncated_payload", _raw(_read_payload()[:-1])),
         ("read_bad_line_confidence", _raw(_read_payload()[:-2] + b"\x11\x27")),
         ("hello_empty_version_range", _raw(b"\x02\x01\x00\x00\x00", MessageType.HELLO)),
-        ("hello_string_too_long", _raw(b"\x01\x01\x41" + b"a" * 65 + b"\x00\x00",
-                                       MessageType.HELLO)),
+        (
+            "hello_string_too_long",
+            _raw(b"\x01\x01\x41" + b"a" * 65 + b"\x00\x00", MessageType.HELLO),
+        ),
         ("ack_short", _raw(b"\x07", MessageType.ACK)),
         ("heartbeat_short", _raw(b"\x01\x02\x03\x04\x05", MessageType.HEARTBEAT)),
         ("set_expected_overrun", _raw(b"\x05abc", MessageType.SET_EXPECTED)),

@@ -21,9 +21,7 @@ ConfigOption = Annotated[
 ]
 ExecOption = Annotated[
     str,
-    typer.Option(
-        "--exec", help="The edge-ocr executable (default: the one next to this Python)."
-    ),
+    typer.Option("--exec", help="The edge-ocr executable (default: the one next to this Python)."),
 ]
 WatchdogOption = Annotated[
     int, typer.Option("--watchdog", help="WatchdogSec: restart the service if its loop stalls.")
@@ -67,8 +65,9 @@ def unit(
     """Print the hardened systemd unit (Type=notify, watchdog, DynamicUser, sandboxing)."""
     from edge_ocr.service.unit import unit_text
 
-    typer.echo(unit_text(_options(config, exec_path, watchdog, cpu_quota, memory_max, user)),
-               nl=False)
+    typer.echo(
+        unit_text(_options(config, exec_path, watchdog, cpu_quota, memory_max, user)), nl=False
+    )
 
 
 @app.command()

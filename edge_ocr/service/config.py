@@ -315,7 +315,7 @@ def parse_config(text: str, path: Path | str = "<config>") -> ServiceConfig:
     sinks: list[SinkConfig] = []
     raw_sinks = data.get("sinks")
     if raw_sinks is None:
-        problems.add("sinks", "at least one [[sinks]] table is required (e.g. type = \"stdout\")")
+        problems.add("sinks", 'at least one [[sinks]] table is required (e.g. type = "stdout")')
     elif not isinstance(raw_sinks, list) or not raw_sinks:
         problems.add("sinks", "must be one or more [[sinks]] tables")
     else:
@@ -331,8 +331,9 @@ def parse_config(text: str, path: Path | str = "<config>") -> ServiceConfig:
     if not state_dir.is_absolute():
         # Relative to the config file, so a config and its state can travel together.
         state_dir = (Path(path).parent / state_dir).resolve()
-        general = GeneralConfig(general.device, state_dir, general.drain_timeout_s,
-                                general.status_interval_s)
+        general = GeneralConfig(
+            general.device, state_dir, general.drain_timeout_s, general.status_interval_s
+        )
     return ServiceConfig(
         path=Path(path),
         service=general,

@@ -80,8 +80,7 @@ class PipelineEngine:
     """Builds the model, pipeline and source from a ``ServiceConfig``."""
 
     def load_model(self, config: ServiceConfig) -> LoadedModel:
-        return load_model(config.model.name, accel=config.model.accel,
-                          threads=config.model.threads)
+        return load_model(config.model.name, accel=config.model.accel, threads=config.model.threads)
 
     def model_name(self, model: Any) -> str:
         return str(model.contract.name) if isinstance(model, LoadedModel) else ""

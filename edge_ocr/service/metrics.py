@@ -76,8 +76,10 @@ class MetricsServer:
         self.host = host
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
-            name="metrics", daemon=True,
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.2},
+            name="metrics",
+            daemon=True,
         )
 
     def start(self) -> None:
@@ -104,8 +106,9 @@ def _handler(
                     ok, reason = health()
                     self._answer(200 if ok else 503, reason + "\n", "text/plain; charset=utf-8")
                 else:
-                    self._answer(404, "not found: try /metrics or /healthz\n",
-                                 "text/plain; charset=utf-8")
+                    self._answer(
+                        404, "not found: try /metrics or /healthz\n", "text/plain; charset=utf-8"
+                    )
             except Exception as error:  # a scrape must never take the service down
                 log.exception("metrics request failed")
                 self._answer(500, f"error: {error}\n", "text/plain; charset=utf-8")

@@ -113,8 +113,9 @@ class Counters:
 
 def spool_limits(config: ServiceConfig) -> SpoolLimits:
     spool = config.spool
-    return SpoolLimits(spool.segment_bytes, spool.max_bytes, spool.sync_every,
-                       spool.sync_interval_s)
+    return SpoolLimits(
+        spool.segment_bytes, spool.max_bytes, spool.sync_every, spool.sync_interval_s
+    )
 
 
 class Service:
@@ -261,7 +262,8 @@ class Service:
             log.warning(
                 "source.stall_timeout_s (%g s) is not shorter than the watchdog (%g s): a "
                 "stalled camera gets the service restarted by systemd",
-                self.config.source.stall_timeout_s, 2 * interval,
+                self.config.source.stall_timeout_s,
+                2 * interval,
             )
         now = self.clock()
         self._fps_since = now
@@ -364,8 +366,7 @@ class Service:
                 self.spool.append(wire)
             except OSError as error:  # disk full or gone: stop rather than lose reads quietly
                 raise ServiceError(
-                    f"cannot write the spool in {self.spool.directory}: "
-                    f"{error.strerror or error}"
+                    f"cannot write the spool in {self.spool.directory}: {error.strerror or error}"
                 ) from error
             self.counters.items += 1
 
@@ -400,8 +401,7 @@ class Service:
         else:
             left = max(0.0, self._retry_at - self.clock())
             head = (
-                f"source down ({self._source_error}), retry in {left:.1f} s; "
-                f"{counters.items} items"
+                f"source down ({self._source_error}), retry in {left:.1f} s; {counters.items} items"
             )
         sinks = ", ".join(
             f"{state.name} {'up' if state.up else 'down'}"
@@ -420,8 +420,9 @@ class Service:
             for problem in error.problems:
                 log.error("reload: %s", problem.format(error.path))
             log.error("reload failed: keeping the running config")
-            self.notifier.ready(f"reload failed ({len(error.problems)} problems); "
-                                + self._status_text())
+            self.notifier.ready(
+                f"reload failed ({len(error.problems)} problems); " + self._status_text()
+            )
             return
         try:
             self._apply(new)
@@ -505,7 +506,9 @@ class Service:
                 if state.pending:
                     log.warning(
                         "sink %s: %d events still spooled (%s); delivered after the next start",
-                        state.name, state.pending, state.last_error or "slow",
+                        state.name,
+                        state.pending,
+                        state.last_error or "slow",
                     )
 
     def _pending(self) -> int:
@@ -532,8 +535,7 @@ class Service:
             try:
                 self.spool.close()
             except OSError as error:
-                log.error("closing the spool: %s (cursors may lag: duplicates, not losses)",
-                          error)
+                log.error("closing the spool: %s (cursors may lag: duplicates, not losses)", error)
             self.spool = None
         if self._metrics is not None:
             self._metrics.close()
@@ -569,55 +571,117 @@ class Service:
             return tuple(({"sink": s.name, "type": s.type}, value(s)) for s in states)
 
         metrics = [
-            Metric.single("edge_ocr_frames_total", "counter", "Frames processed.",
-                          counters.frames),
-            Metric.single("edge_ocr_items_total", "counter", "Item events produced.",
-                          counters.items),
-            Metric.single("edge_ocr_fps", "gauge", "Frames per second over the last status "
-                          "interval.", counters.fps),
-            Metric.single("edge_ocr_frame_processing_seconds_total", "counter",
-                          "Time spent in the pipeline.", counters.process_seconds),
-            Metric.single("edge_ocr_frames_dropped_total", "counter",
-                          "Frames a live source dropped because processing fell behind.",
-                          counters.dropped + (source.dropped if source is not None else 0)),
-            Metric("edge_ocr_stage_seconds_total", "counter",
-                   "Time per pipeline stage (current pipeline; restarts on a rebuild).",
-                   tuple(({"stage": k}, v) for k, v in stages.items())),
-            Metric.single("edge_ocr_source_up", "gauge", "1 while the source delivers frames.",
-                          1.0 if counters.source_up else 0.0),
-            Metric.single("edge_ocr_source_failures_total", "counter",
-                          "Source failures (each followed by a backoff).",
-                          counters.source_failures),
-            Metric(
-                "edge_ocr_reloads_total", "counter", "Config reloads (SIGHUP) by result.",
-                (({"result": "ok"}, counters.reloads_ok),
-                 ({"result": "failed"}, counters.reloads_failed)),
+            Metric.single("edge_ocr_frames_total", "counter", "Frames processed.", counters.frames),
+            Metric.single(
+                "edge_ocr_items_total", "counter", "Item events produced.", counters.items
             ),
-            Metric.single("edge_ocr_watchdog_pings_total", "counter",
-                          "WATCHDOG=1 messages sent to systemd.", counters.watchdog_pings),
-            Metric.single("edge_ocr_loop_age_seconds", "gauge",
-                          "Seconds since the processing loop last iterated.",
-                          self.clock() - counters.last_iteration),
-            Metric("edge_ocr_sink_up", "gauge", "1 while the sink delivers.",
-                   per_sink(lambda s: 1.0 if s.up else 0.0)),
-            Metric("edge_ocr_sink_delivered_total", "counter", "Events delivered by the sink.",
-                   per_sink(lambda s: s.delivered)),
-            Metric("edge_ocr_sink_errors_total", "counter", "Failed deliveries (retried).",
-                   per_sink(lambda s: s.errors)),
-            Metric("edge_ocr_sink_rejected_total", "counter",
-                   "Events the receiver refused for good (set aside).",
-                   per_sink(lambda s: s.rejected)),
-            Metric("edge_ocr_sink_pending", "gauge", "Spooled events the sink has not delivered.",
-                   per_sink(lambda s: s.pending)),
+            Metric.single(
+                "edge_ocr_fps",
+                "gauge",
+                "Frames per second over the last status interval.",
+                counters.fps,
+            ),
+            Metric.single(
+                "edge_ocr_frame_processing_seconds_total",
+                "counter",
+                "Time spent in the pipeline.",
+                counters.process_seconds,
+            ),
+            Metric.single(
+                "edge_ocr_frames_dropped_total",
+                "counter",
+                "Frames a live source dropped because processing fell behind.",
+                counters.dropped + (source.dropped if source is not None else 0),
+            ),
+            Metric(
+                "edge_ocr_stage_seconds_total",
+                "counter",
+                "Time per pipeline stage (current pipeline; restarts on a rebuild).",
+                tuple(({"stage": k}, v) for k, v in stages.items()),
+            ),
+            Metric.single(
+                "edge_ocr_source_up",
+                "gauge",
+                "1 while the source delivers frames.",
+                1.0 if counters.source_up else 0.0,
+            ),
+            Metric.single(
+                "edge_ocr_source_failures_total",
+                "counter",
+                "Source failures (each followed by a backoff).",
+                counters.source_failures,
+            ),
+            Metric(
+                "edge_ocr_reloads_total",
+                "counter",
+                "Config reloads (SIGHUP) by result.",
+                (
+                    ({"result": "ok"}, counters.reloads_ok),
+                    ({"result": "failed"}, counters.reloads_failed),
+                ),
+            ),
+            Metric.single(
+                "edge_ocr_watchdog_pings_total",
+                "counter",
+                "WATCHDOG=1 messages sent to systemd.",
+                counters.watchdog_pings,
+            ),
+            Metric.single(
+                "edge_ocr_loop_age_seconds",
+                "gauge",
+                "Seconds since the processing loop last iterated.",
+                self.clock() - counters.last_iteration,
+            ),
+            Metric(
+                "edge_ocr_sink_up",
+                "gauge",
+                "1 while the sink delivers.",
+                per_sink(lambda s: 1.0 if s.up else 0.0),
+            ),
+            Metric(
+                "edge_ocr_sink_delivered_total",
+                "counter",
+                "Events delivered by the sink.",
+                per_sink(lambda s: s.delivered),
+            ),
+            Metric(
+                "edge_ocr_sink_errors_total",
+                "counter",
+                "Failed deliveries (retried).",
+                per_sink(lambda s: s.errors),
+            ),
+            Metric(
+                "edge_ocr_sink_rejected_total",
+                "counter",
+                "Events the receiver refused for good (set aside).",
+                per_sink(lambda s: s.rejected),
+            ),
+            Metric(
+                "edge_ocr_sink_pending",
+                "gauge",
+                "Spooled events the sink has not delivered.",
+                per_sink(lambda s: s.pending),
+            ),
         ]
         if spool is not None:
             metrics += [
-                Metric.single("edge_ocr_spool_bytes", "gauge", "Size of the spool on disk.",
-                              spool.size_bytes()),
-                Metric.single("edge_ocr_spool_dropped_total", "counter",
-                              "Undelivered events deleted because the spool was full.",
-                              spool.dropped),
-                Metric.single("edge_ocr_spool_last_seq", "gauge",
-                              "Sequence number (item id) of the newest event.", spool.last_seq),
+                Metric.single(
+                    "edge_ocr_spool_bytes",
+                    "gauge",
+                    "Size of the spool on disk.",
+                    spool.size_bytes(),
+                ),
+                Metric.single(
+                    "edge_ocr_spool_dropped_total",
+                    "counter",
+                    "Undelivered events deleted because the spool was full.",
+                    spool.dropped,
+                ),
+                Metric.single(
+                    "edge_ocr_spool_last_seq",
+                    "gauge",
+                    "Sequence number (item id) of the newest event.",
+                    spool.last_seq,
+                ),
             ]
         return metrics

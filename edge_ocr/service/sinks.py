@@ -256,8 +256,9 @@ class MqttSink:
         self, _client: Any, _userdata: Any, _flags: Any, reason: Any, _p: Any
     ) -> None:
         if self._connected.is_set():
-            log.warning("mqtt: disconnected from %s:%d (%s)", self.options.host,
-                        self.options.port, reason)
+            log.warning(
+                "mqtt: disconnected from %s:%d (%s)", self.options.host, self.options.port, reason
+            )
         self._connected.clear()
         self._last_error = f"disconnected ({reason})"
 
@@ -321,8 +322,9 @@ class HttpSink:
 
     def _post(self, body: bytes) -> None:
         headers = {"Content-Type": "application/json", **self.options.headers}
-        request = urllib.request.Request(self.options.url, data=body, headers=headers,
-                                         method="POST")
+        request = urllib.request.Request(
+            self.options.url, data=body, headers=headers, method="POST"
+        )
         with urllib.request.urlopen(request, timeout=self.options.timeout_s) as response:
             response.read()
 

@@ -107,8 +107,7 @@ def soak(
 
     warmup = warmup_s if warmup_s is not None else max(sample_every_s, seconds * 0.1)
     with tempfile.TemporaryDirectory(prefix="edge-ocr-soak-") as scratch:
-        service = Service(config or soak_config(Path(scratch)), PipelineEngine(),
-                          Notifier({}))
+        service = Service(config or soak_config(Path(scratch)), PipelineEngine(), Notifier({}))
         outcome: list[BaseException] = []
 
         def run() -> None:

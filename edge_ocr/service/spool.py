@@ -104,9 +104,7 @@ class Spool:
             fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             self._lock_file.close()
-            raise SpoolError(
-                f"spool {directory} is in use by another edge-ocr process"
-            ) from None
+            raise SpoolError(f"spool {directory} is in use by another edge-ocr process") from None
         self.dropped = 0  # events deleted undelivered because the spool was full
         self.corrupt = 0  # damaged lines skipped by readers
         self._segments: dict[int, int] = {}  # first seq -> size in bytes
@@ -151,7 +149,8 @@ class Spool:
         if good < self._segments[newest]:
             log.warning(
                 "spool %s: cutting a damaged tail of %d bytes (interrupted write)",
-                path, self._segments[newest] - good,
+                path,
+                self._segments[newest] - good,
             )
             with path.open("r+b") as handle:
                 handle.truncate(good)
@@ -165,7 +164,8 @@ class Spool:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             saved = {
-                str(k): int(v) for k, v in dict(data.get("cursors", {})).items()
+                str(k): int(v)
+                for k, v in dict(data.get("cursors", {})).items()
                 if isinstance(v, int)
             }
             known_file = True
@@ -187,8 +187,10 @@ class Spool:
     def append(self, event: Mapping[str, Any]) -> int:
         """Write one event; returns its sequence number. Synced within the batch limits."""
         seq = self.last_seq + 1
-        line = (json.dumps({"seq": seq, "event": event}, ensure_ascii=False,
-                           separators=(",", ":")) + "\n").encode("utf-8")
+        line = (
+            json.dumps({"seq": seq, "event": event}, ensure_ascii=False, separators=(",", ":"))
+            + "\n"
+        ).encode("utf-8")
         if self._segments[self._current] + len(line) > self.limits.segment_bytes and (
             self._segments[self._current] > 0
         ):
@@ -258,8 +260,7 @@ class Spool:
             temporary.replace(path)
             _fsync_dir(self.directory)
         except OSError as error:
-            log.error("cannot write %s (%s): sinks may repeat events after a restart", path,
-                      error)
+            log.error("cannot write %s (%s): sinks may repeat events after a restart", path, error)
             self._cursors_dirty = True
         self._cursors_written = time.monotonic()
 
@@ -283,7 +284,10 @@ class Spool:
                 self.dropped += lost
                 log.error(
                     "spool over its %d-byte cap: %d undelivered events (seq %d..%d) deleted",
-                    self.limits.max_bytes, lost, max(delivered + 1, first), last,
+                    self.limits.max_bytes,
+                    lost,
+                    max(delivered + 1, first),
+                    last,
                 )
             self._unlink(first)
 
@@ -427,8 +431,11 @@ class SpoolReader:
             parsed = _parse(line)
             if parsed is None:
                 self.spool.corrupt += 1
-                log.error("spool segment %s: skipping a damaged line at byte %d",
-                          segment_name(self._first), offset)
+                log.error(
+                    "spool segment %s: skipping a damaged line at byte %d",
+                    segment_name(self._first),
+                    offset,
+                )
                 continue
             seq, event = parsed
             if seq <= self.position:

@@ -41,7 +41,7 @@ C_DIR = Path(firmware_bridge.__file__).parent / "c"
 
 
 def decode_kind(frame: Frame) -> str:
-    """"ok", or the ProtocolError kind that decoding the frame's payload raised."""
+    """ "ok", or the ProtocolError kind that decoding the frame's payload raised."""
     try:
         decode_message(frame)
     except ProtocolError as error:
@@ -91,8 +91,6 @@ messages: st.SearchStrategy[Message] = st.one_of(
     st.builds(Nack, seq=st.integers(0, 65535), reason=st.integers(0, 255)),
 )
 seqs = st.integers(0, 65535)
-
-
 
 
 def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:

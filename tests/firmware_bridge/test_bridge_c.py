@@ -23,9 +23,7 @@ from firmware_bridge.crc import crc16_ccitt_false
 from firmware_bridge.protocol import encode_raw_frame
 from firmware_bridge.vectors import VECTORS_PATH
 
-SETTINGS = settings(
-    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def test_make_test_builds_strictly_and_passes_under_sanitizers() -> None:
@@ -141,8 +139,9 @@ def frames_with_damaged_payloads(draw: st.DrawFn) -> bytes:
     """A frame whose CRC checks but whose payload was edited, cut or extended."""
     message = draw(messages)
     payload = bytearray(message.encode_payload())
-    for position, value in draw(st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)),
-                                         max_size=3)):
+    for position, value in draw(
+        st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=3)
+    ):
         if payload:
             payload[position % len(payload)] = value
     damaged = bytes(payload[: draw(st.integers(0, 600))]) + draw(st.binary(max_size=4))

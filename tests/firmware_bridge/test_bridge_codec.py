@@ -26,9 +26,7 @@ from firmware_bridge.crc import crc16_ccitt_false
 from firmware_bridge.protocol import MAX_PAYLOAD, encode_raw_frame
 from firmware_bridge.vectors import VECTORS_PATH, describe_wire, main, render
 
-SETTINGS = settings(
-    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # Bit flips can, with probability 2**-16 per damaged frame, forge a valid CRC. A fixed
 # example sequence keeps such tests deterministic instead of one-in-many-thousand flaky.
 FIXED = settings(SETTINGS, derandomize=True)
@@ -42,8 +40,6 @@ def reference_crc(data: bytes) -> int:
         for _ in range(8):
             crc = ((crc << 1) ^ 0x1021) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
     return crc
-
-
 
 
 def expected_frames(stream: bytes) -> list[bytes]:
@@ -125,8 +121,9 @@ def test_random_bytes_never_crash_and_only_checked_frames_come_out(data: bytes) 
     parser = FrameParser()
     frames = parser.feed(data)
     assert [frame.raw() for frame in frames] == expected_frames(data)
-    assert all(decode_kind(frame) in {"ok", "version", "unknown_type", "malformed"}
-               for frame in frames)
+    assert all(
+        decode_kind(frame) in {"ok", "version", "unknown_type", "malformed"} for frame in frames
+    )
 
 
 @FIXED
@@ -213,8 +210,16 @@ def test_python_decodes_every_vector_as_recorded() -> None:
     types = {vector["message"]["type"] for vector in vectors if vector["message"]}
     assert types == {"HELLO", "READ", "HEARTBEAT", "SET_EXPECTED", "ACK", "NACK"}
     kinds = {vector["error"] for vector in vectors if vector["error"]}
-    assert kinds == {"cobs", "short", "too_long", "length", "crc", "version", "unknown_type",
-                     "malformed"}
+    assert kinds == {
+        "cobs",
+        "short",
+        "too_long",
+        "length",
+        "crc",
+        "version",
+        "unknown_type",
+        "malformed",
+    }
     assert len(names) == len(vectors)
     for vector in vectors:
         wire = bytes.fromhex(vector["wire"])

@@ -128,15 +128,21 @@ def test_thousand_reads_through_a_noisy_line_arrive_once_in_order(
     c_build: Path, ptys: tuple[Pty, Pty], tmp_path: Path
 ) -> None:
     recognizer_side, firmware_side = ptys
-    relay = NoisyRelay(recognizer_side.master, firmware_side.master,
-                       drop=0.001, flip=0.001, seed=20240607)
-    firmware = Firmware.start(c_build / "example_firmware",
-                              "--set-expected-after", "500", "LOT0700", firmware_side.path)
+    relay = NoisyRelay(
+        recognizer_side.master, firmware_side.master, drop=0.001, flip=0.001, seed=20240607
+    )
+    firmware = Firmware.start(
+        c_build / "example_firmware", "--set-expected-after", "500", "LOT0700", firmware_side.path
+    )
     expected = ExpectedCode()
     options = SinkOptions(ack_timeout_s=0.04, max_retries=100, heartbeat_s=0.25)
     started = time.monotonic()
-    sink = SerialSink(f"serial:{recognizer_side.path}?baud=115200", on_expected=expected.set,
-                      spool_path=tmp_path / "spool.jsonl", options=options)
+    sink = SerialSink(
+        f"serial:{recognizer_side.path}?baud=115200",
+        on_expected=expected.set,
+        spool_path=tmp_path / "spool.jsonl",
+        options=options,
+    )
     try:
         for item in range(1, 1001):
             if item == 501:
@@ -167,8 +173,7 @@ def test_thousand_reads_through_a_noisy_line_arrive_once_in_order(
     assert (stats.acked, stats.spooled, stats.dropped) == (1000, 0, 0)
     summary = next(line for line in firmware.errors if "received=" in line)
     assert "received=1000 " in summary
-    rejected = sum(int(n) for n in re.findall(r"(?:cobs|short|too_long|length|crc)=(\d+)",
-                                              summary))
+    rejected = sum(int(n) for n in re.findall(r"(?:cobs|short|too_long|length|crc)=(\d+)", summary))
     assert rejected > 0, summary  # corrupted frames reached the C decoder and were dropped
     assert elapsed < 45, f"took {elapsed:.1f} s"
 
@@ -178,11 +183,15 @@ def test_stdin_line_becomes_set_expected_and_hello_identifies_firmware(
 ) -> None:
     recognizer_side, firmware_side = ptys
     relay = NoisyRelay(recognizer_side.master, firmware_side.master, drop=0, flip=0, seed=1)
-    firmware = Firmware.start(c_build / "example_firmware", "--device-id", "press-7",
-                              firmware_side.path)
+    firmware = Firmware.start(
+        c_build / "example_firmware", "--device-id", "press-7", firmware_side.path
+    )
     expected = ExpectedCode()
-    sink = SerialSink(f"serial:{recognizer_side.path}", on_expected=expected.set,
-                      options=SinkOptions(ack_timeout_s=0.1))
+    sink = SerialSink(
+        f"serial:{recognizer_side.path}",
+        on_expected=expected.set,
+        options=SinkOptions(ack_timeout_s=0.1),
+    )
     try:
         wait_for(lambda: sink.firmware_hello is not None, 5, "the firmware's HELLO")
         assert sink.firmware_hello is not None
@@ -202,19 +211,33 @@ def test_stdin_line_becomes_set_expected_and_hello_identifies_firmware(
         relay.stop()
         firmware.stop()
     assert [(read["item"], read["verdict"]) for read in firmware.reads()] == [
-        ("0", "none"), ("1", "none"), ("2", "none"), ("3", "fail"), ("4", "pass"), ("5", "fail")
+        ("0", "none"),
+        ("1", "none"),
+        ("2", "none"),
+        ("3", "fail"),
+        ("4", "pass"),
+        ("5", "fail"),
     ]
-    assert any("SET_EXPECTED seq=" in line and "acknowledged" in line
-               for line in firmware.errors)
+    assert any("SET_EXPECTED seq=" in line and "acknowledged" in line for line in firmware.errors)
 
 
 def test_example_firmware_reports_a_missing_device_and_bad_arguments(c_build: Path) -> None:
-    result = subprocess.run([str(c_build / "example_firmware"), "/dev/does-not-exist"],
-                            capture_output=True, text=True, timeout=5, check=False)
+    result = subprocess.run(
+        [str(c_build / "example_firmware"), "/dev/does-not-exist"],
+        capture_output=True,
+        text=True,
+        timeout=5,
+        check=False,
+    )
     assert result.returncode == 1
     assert "cannot open /dev/does-not-exist" in result.stderr
-    result = subprocess.run([str(c_build / "example_firmware"), "--baud", "12345", "x"],
-                            capture_output=True, text=True, timeout=5, check=False)
+    result = subprocess.run(
+        [str(c_build / "example_firmware"), "--baud", "12345", "x"],
+        capture_output=True,
+        text=True,
+        timeout=5,
+        check=False,
+    )
     assert result.returncode == 2 and "usage:" in result.stderr
 
 
@@ -226,8 +249,13 @@ def test_serial_port_unplugged_and_replugged_during_a_run(tmp_path: Path) -> Non
     first = Pty.open()
     link.symlink_to(first.path)
     firmware = PtyFirmware(first.master, received)
-    options = SinkOptions(ack_timeout_s=0.05, max_retries=3, backoff_initial_s=0.02,
-                          backoff_max_s=0.1, heartbeat_s=0.05)
+    options = SinkOptions(
+        ack_timeout_s=0.05,
+        max_retries=3,
+        backoff_initial_s=0.02,
+        backoff_max_s=0.1,
+        heartbeat_s=0.05,
+    )
     sink = SerialSink(f"serial:{link}", spool_path=tmp_path / "spool.jsonl", options=options)
     second: Pty | None = None
     try:

@@ -102,8 +102,9 @@ def test_event_to_read() -> None:
             "grade": "B",
         }
     )
-    assert read == Read(12, 1_700_000_000_123, "LOT 1 | EXP 2", (5000, 10000), 5000,
-                        Verdict.NO_READ, "B")
+    assert read == Read(
+        12, 1_700_000_000_123, "LOT 1 | EXP 2", (5000, 10000), 5000, Verdict.NO_READ, "B"
+    )
     long = read_from_event(event(1, text="é" * 200, lines=[{"confidence": 1.0}] * 20))
     assert len(long.text.encode()) == 254 and len(long.line_confidences) == 16
     assert read_from_event(event(2, verdict=None, confidence=float("nan"))).confidence == 0
@@ -153,8 +154,9 @@ def test_bad_option_names_the_key() -> None:
 
 
 def test_options_from_a_config_table() -> None:
-    options = SinkOptions.from_mapping({"ack_timeout_s": 1, "max_retries": 3,
-                                        "device_id": "line-4"})
+    options = SinkOptions.from_mapping(
+        {"ack_timeout_s": 1, "max_retries": 3, "device_id": "line-4"}
+    )
     assert (options.ack_timeout_s, options.max_retries, options.device_id) == (1, 3, "line-4")
     where = "/etc/edge-ocr/config.toml [sink]"
     with pytest.raises(ValueError, match=r"config.toml \[sink\]: unknown key 'ack_timeout'"):
@@ -171,8 +173,7 @@ def test_options_from_a_config_table() -> None:
 def test_reads_are_delivered_in_order_and_expected_codes_arrive() -> None:
     firmware = FakeFirmware()
     expected: list[str] = []
-    sink = SerialSink(f"tcp:127.0.0.1:{firmware.port}", on_expected=expected.append,
-                      options=FAST)
+    sink = SerialSink(f"tcp:127.0.0.1:{firmware.port}", on_expected=expected.append, options=FAST)
     try:
         for item in range(200):
             sink.send(event(item))
@@ -195,8 +196,7 @@ def test_reads_are_delivered_in_order_and_expected_codes_arrive() -> None:
 
 def test_send_returns_immediately_even_when_firmware_is_silent(tmp_path: Path) -> None:
     firmware = FakeFirmware(ack=False)
-    sink = SerialSink(f"tcp:127.0.0.1:{firmware.port}", spool_path=tmp_path / "spool",
-                      options=FAST)
+    sink = SerialSink(f"tcp:127.0.0.1:{firmware.port}", spool_path=tmp_path / "spool", options=FAST)
     try:
         started = time.monotonic()
         for item in range(500):
@@ -262,8 +262,12 @@ def test_firmware_restart_during_a_run_loses_no_read(tmp_path: Path) -> None:
     port = firmware.port
     spool = tmp_path / "spool.jsonl"
     options = SinkOptions(
-        ack_timeout_s=0.05, max_retries=2, heartbeat_s=0.05, backoff_initial_s=0.02,
-        backoff_max_s=0.1, queue_size=64,
+        ack_timeout_s=0.05,
+        max_retries=2,
+        heartbeat_s=0.05,
+        backoff_initial_s=0.02,
+        backoff_max_s=0.1,
+        queue_size=64,
     )
     sink = SerialSink(f"tcp:127.0.0.1:{port}", spool_path=spool, options=options)
     try:
@@ -369,11 +373,24 @@ def test_damaged_spool_lines_are_skipped_and_reported(
 ) -> None:
     """A spool cut short by a power failure still delivers every complete line."""
     spool = tmp_path / "spool.jsonl"
-    good = {"item_id": 1, "timestamp_ms": 5, "text": "LOT1", "line_confidences": [9000],
-            "confidence": 9000, "verdict": 1, "grade": "A"}
-    spool.write_text(json.dumps(good) + "\n" + '{"item_id": 2, "timest\n'
-                     + json.dumps({**good, "item_id": 3, "verdict": 9}) + "\n"
-                     + json.dumps({**good, "item_id": 4}) + "\n")
+    good = {
+        "item_id": 1,
+        "timestamp_ms": 5,
+        "text": "LOT1",
+        "line_confidences": [9000],
+        "confidence": 9000,
+        "verdict": 1,
+        "grade": "A",
+    }
+    spool.write_text(
+        json.dumps(good)
+        + "\n"
+        + '{"item_id": 2, "timest\n'
+        + json.dumps({**good, "item_id": 3, "verdict": 9})
+        + "\n"
+        + json.dumps({**good, "item_id": 4})
+        + "\n"
+    )
     firmware = FakeFirmware()
     with caplog.at_level(logging.ERROR, logger="firmware_bridge"):
         sink = SerialSink(f"tcp:127.0.0.1:{firmware.port}", spool_path=spool, options=FAST)

@@ -222,8 +222,6 @@ class NotifySocket:
         self.sock.close()
 
 
-
-
 class TcpFirmware:
     """Firmware at the other end of a ``tcp:`` serial-sink link: ACKs every READ and HELLO.
 

@@ -117,8 +117,9 @@ def test_missing_file_and_missing_sinks(tmp_path: Path) -> None:
         parse_config("[source]\nuri = 'synthetic'\n")
 
 
-def test_the_shipped_configs_are_valid_and_typed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-                                                  ) -> None:
+def test_the_shipped_configs_are_valid_and_typed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / "state"))
     default = parse_config(DEFAULT_CONFIG)
     assert default.state_dir == tmp_path / "state"  # systemd's StateDirectory= wins
@@ -142,8 +143,15 @@ def test_relative_state_dir_is_beside_the_config(tmp_path: Path) -> None:
 def test_key_lines_follows_tables_arrays_and_multiline_strings() -> None:
     text = '[a]\nx = 1\ndoc = """\nfake = 2\n"""\n[[s]]\nt = 1\n[[s]]\n"quoted key" = 2\n'
     lines = key_lines(text)
-    assert lines == {"a": 1, "a.x": 2, "a.doc": 3, "s[0]": 6, "s[0].t": 7, "s[1]": 8,
-                     "s[1].quoted key": 9}
+    assert lines == {
+        "a": 1,
+        "a.x": 2,
+        "a.doc": 3,
+        "s[0]": 6,
+        "s[0].t": 7,
+        "s[1]": 8,
+        "s[1].quoted key": 9,
+    }
 
 
 def test_validate_config_command(tmp_path: Path) -> None:

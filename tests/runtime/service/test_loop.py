@@ -63,8 +63,9 @@ class StuckEngine(PipelineEngine):
         return StuckProcessor(super().pipeline(config, model).pipeline)
 
 
-def test_watchdog_is_fed_only_while_the_loop_runs(tmp_path: Path, notify_socket: NotifySocket
-                                                  ) -> None:
+def test_watchdog_is_fed_only_while_the_loop_runs(
+    tmp_path: Path, notify_socket: NotifySocket
+) -> None:
     notifier = Notifier({"NOTIFY_SOCKET": notify_socket.path, "WATCHDOG_USEC": "200000"})
     service = Service(synthetic_config(tmp_path), StuckEngine(), notifier)
     worker = threading.Thread(target=service.run)

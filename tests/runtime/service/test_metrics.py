@@ -12,8 +12,12 @@ def test_render_is_prometheus_text_format() -> None:
     text = render(
         [
             Metric.single("edge_ocr_frames_total", "counter", "Frames processed.", 12),
-            Metric("edge_ocr_sink_up", "gauge", "1 while up.",
-                   (({"sink": 'a"b', "type": "mqtt"}, 1.0), ({"sink": "c", "type": "http"}, 0.0))),
+            Metric(
+                "edge_ocr_sink_up",
+                "gauge",
+                "1 while up.",
+                (({"sink": 'a"b', "type": "mqtt"}, 1.0), ({"sink": "c", "type": "http"}, 0.0)),
+            ),
             Metric.single("edge_ocr_fps", "gauge", "Frames per second.", 29.5),
         ]
     )
@@ -34,7 +38,8 @@ def test_render_is_prometheus_text_format() -> None:
 def test_server_answers_metrics_and_health_on_loopback() -> None:
     health = [(True, "ok")]
     server = MetricsServer(
-        "127.0.0.1", 0,
+        "127.0.0.1",
+        0,
         lambda: [Metric.single("edge_ocr_items_total", "counter", "Items.", 3)],
         lambda: health[0],
     )

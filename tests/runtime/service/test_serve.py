@@ -26,8 +26,9 @@ SEED = 3
 WATCHDOG_USEC = 2_000_000  # the service must ping about every second
 
 
-def config_text(state: Path, sinks: str, *, source: str = "", extra: str = "",
-                metrics_port: int = 0) -> str:
+def config_text(
+    state: Path, sinks: str, *, source: str = "", extra: str = "", metrics_port: int = 0
+) -> str:
     return f"""\
 [service]
 device = "line-7"
@@ -136,8 +137,9 @@ def metric(text: str, name: str) -> float:
     raise AssertionError(f"{name} not in /metrics:\n{text}")
 
 
-def test_systemd_lifecycle_reload_and_clean_stop(tmp_path: Path, notify_socket: NotifySocket
-                                                 ) -> None:
+def test_systemd_lifecycle_reload_and_clean_stop(
+    tmp_path: Path, notify_socket: NotifySocket
+) -> None:
     """READY after loading, watchdog pings from the loop, STATUS, SIGHUP reload without a lost
     read, metrics, SIGTERM: STOPPING, exit 0, every spooled event delivered exactly once."""
     state = tmp_path / "state"
@@ -163,13 +165,17 @@ def test_systemd_lifecycle_reload_and_clean_stop(tmp_path: Path, notify_socket: 
         before_reload = len(jsonl(state / "a.jsonl"))
         two_sinks = one_sink + '[[sinks]]\ntype = "file"\nname = "b"\npath = "b.jsonl"\n'
         config.write_text(
-            config_text(state, two_sinks, metrics_port=port,
-                        extra="[pipeline.track]\nmin_reads = 1\n")
+            config_text(
+                state, two_sinks, metrics_port=port, extra="[pipeline.track]\nmin_reads = 1\n"
+            )
         )
         sent_hup = time.monotonic()
         serve.process.send_signal(signal.SIGHUP)
-        wait_for(lambda: any(t > sent_hup for t in notify_socket.seen("READY=1")), 20,
-                 "READY=1 after the reload")
+        wait_for(
+            lambda: any(t > sent_hup for t in notify_socket.seen("READY=1")),
+            20,
+            "READY=1 after the reload",
+        )
         reloading = [t for t in notify_socket.seen("RELOADING=1") if t > sent_hup]
         assert reloading and reloading[0] < notify_socket.seen("READY=1")[-1]
         wait_for(lambda: len(jsonl(state / "b.jsonl")) >= 3, 30, "items in the new sink")
@@ -179,13 +185,19 @@ def test_systemd_lifecycle_reload_and_clean_stop(tmp_path: Path, notify_socket: 
         config.write_text("[source]\nuri = 3\n")
         sent_hup = time.monotonic()
         serve.process.send_signal(signal.SIGHUP)
-        wait_for(lambda: any(t > sent_hup for t in notify_socket.seen("READY=1")), 20,
-                 "READY=1 after the refused reload")
+        wait_for(
+            lambda: any(t > sent_hup for t in notify_socket.seen("READY=1")),
+            20,
+            "READY=1 after the refused reload",
+        )
         assert "reload: " in serve.stderr() and "source.uri: must be a string" in serve.stderr()
         assert serve.alive()
 
-        wait_for(lambda: len([t for t in notify_socket.seen("WATCHDOG=1") if t > ready]) >= 4,
-                 10, "four watchdog pings")
+        wait_for(
+            lambda: len([t for t in notify_socket.seen("WATCHDOG=1") if t > ready]) >= 4,
+            10,
+            "four watchdog pings",
+        )
         assert serve.stop() == 0, serve.stderr()
     finally:
         serve.kill()
@@ -238,14 +250,20 @@ path = "all.jsonl"
         assert subscriber.raw("/status")[0] == b"online"
         broker.stop()
         stopped_at = len(jsonl(state / "all.jsonl"))
-        wait_for(lambda: len(jsonl(state / "all.jsonl")) >= stopped_at + 3, 30,
-                 "items read while the broker is down")
+        wait_for(
+            lambda: len(jsonl(state / "all.jsonl")) >= stopped_at + 3,
+            30,
+            "items read while the broker is down",
+        )
         broker.start()
         wait_for(lambda: len(jsonl(state / "all.jsonl")) >= stopped_at + 5, 30, "more items")
         assert serve.stop() == 0, serve.stderr()
         reference = {event["item"]: event for event in jsonl(state / "all.jsonl")}
-        wait_for(lambda: {p["item"] for p in subscriber.payloads("/items")} >= set(reference),
-                 20, "every item over MQTT")
+        wait_for(
+            lambda: {p["item"] for p in subscriber.payloads("/items")} >= set(reference),
+            20,
+            "every item over MQTT",
+        )
         wait_for(lambda: subscriber.raw("/status")[-1:] == [b"offline"], 10, "offline status")
     finally:
         serve.kill()
@@ -257,8 +275,7 @@ path = "all.jsonl"
     assert "mqtt: disconnected" in serve.stderr()
 
 
-def test_kill_9_then_restart_delivers_what_was_spooled(tmp_path: Path, receiver: Receiver
-                                                       ) -> None:
+def test_kill_9_then_restart_delivers_what_was_spooled(tmp_path: Path, receiver: Receiver) -> None:
     state = tmp_path / "state"
     config = tmp_path / "config.toml"
     sinks = f"""\
@@ -292,8 +309,9 @@ backoff_max_s = 0.3
     assert delivered[: len(stranded)] == stranded  # replayed first, in order
 
 
-def test_a_vanishing_camera_is_retried_with_capped_backoff(tmp_path: Path,
-                                                            notify_socket: NotifySocket) -> None:
+def test_a_vanishing_camera_is_retried_with_capped_backoff(
+    tmp_path: Path, notify_socket: NotifySocket
+) -> None:
     """The image folder disappears mid-stream: backoff 0.1, 0.2, 0.4, 0.4 s, STATUS and
     /healthz say so; it comes back: the stream resumes and, at its end, the service stops."""
     frames = tmp_path / "camera"
@@ -305,8 +323,14 @@ def test_a_vanishing_camera_is_retried_with_capped_backoff(tmp_path: Path,
     config = tmp_path / "config.toml"
     port = free_port()
     source = f'uri = "{frames}"\nrealtime = true\nat_end = "stop"'
-    config.write_text(config_text(state, '[[sinks]]\ntype = "file"\npath = "out.jsonl"\n',
-                                  source=source, metrics_port=port))
+    config.write_text(
+        config_text(
+            state,
+            '[[sinks]]\ntype = "file"\npath = "out.jsonl"\n',
+            source=source,
+            metrics_port=port,
+        )
+    )
     serve = Serve(config, notify_socket)
     away = tmp_path / "unplugged"
     try:

@@ -145,8 +145,9 @@ def test_mqtt_sink_raises_while_the_broker_is_down(tmp_path: Path) -> None:
 def test_serial_sink_delivers_to_firmware_over_tcp(tmp_path: Path) -> None:
     firmware = TcpFirmware()
     try:
-        sink = make_sink(tmp_path, f'type = "serial"\nurl = "tcp:127.0.0.1:{firmware.port}"\n'
-                         "ack_timeout_s = 0.2")
+        sink = make_sink(
+            tmp_path, f'type = "serial"\nurl = "tcp:127.0.0.1:{firmware.port}"\nack_timeout_s = 0.2'
+        )
         for item in (5, 6):
             sink.send(wire(item))
         sink.close()
@@ -165,9 +166,12 @@ def test_delivery_replays_everything_after_an_outage(tmp_path: Path, receiver: R
     spool = Spool(tmp_path / "spool", ["http"], SpoolLimits(sync_every=1))
     url = f"http://127.0.0.1:{receiver.port}/"
     delivery = Delivery(
-        "http", "http", spool,
+        "http",
+        "http",
+        spool,
         lambda: HttpSink(HttpOptions(url=url, retries=0, timeout_s=1)),
-        backoff_initial_s=0.05, backoff_max_s=0.2,
+        backoff_initial_s=0.05,
+        backoff_max_s=0.2,
         rejected_path=tmp_path / "rejected.jsonl",
     )
     delivery.start()

@@ -90,7 +90,10 @@ def _verify(unit: Path) -> subprocess.CompletedProcess[str]:
     if tool is None:
         pytest.skip("systemd-analyze is not installed here (Debian: apt-get install systemd)")
     return subprocess.run(
-        [tool, "verify", "--man=no", str(unit)], capture_output=True, text=True, check=False,
+        [tool, "verify", "--man=no", str(unit)],
+        capture_output=True,
+        text=True,
+        check=False,
         timeout=60,
     )
 
@@ -131,4 +134,3 @@ def test_service_unit_refuses_bad_limits() -> None:
     assert result.exit_code == 2
     assert "memory limit must look like 512M" in result.output
     assert "Traceback" not in result.output
-
