@@ -111,3 +111,51 @@ def test_int8_export_reads_through_the_cli(
     total_chars = sum(len(t) for t in test_set.texts)
     assert correct_chars / total_chars > 0.3  # chance is 0.1 per aligned digit
     assert all(0.0 <= r["confidence"] <= 1.0 for r in reads)
+
+
+def test_warm_restart_starts_from_the_base_weights(
+    trained: tuple[Path, dict[str, object]], tmp_path: Path
+) -> None:
+    """A second stage with ``init_from`` continues from what the base run learned."""
+    from dataclasses import replace
+
+    from training.train import TrainConfig, train_line_model
+
+    base_dir, base_state = trained
+    base_config = TrainConfig(**json.loads((base_dir / "config.json").read_text()))
+    train_set, _ = _digit_lines(400, seed=5)
+    validation, _ = _digit_lines(200, seed=2)
+    config = replace(
+        base_config,
+        out=str(tmp_path),
+        epochs=1,
+        max_steps_per_epoch=5,
+        learning_rate=1e-4,
+        warmup_steps=2,
+        channels=tuple(base_config.channels),  # type: ignore[arg-type]
+        init_from=str(base_dir / "model.keras"),
+    )
+    state = train_line_model(config, train_set, validation, verbose=False, log=lambda _: None)
+    base_history = base_state["history"]
+    assert isinstance(base_history, list)
+    # Five tiny steps from scratch read nothing (CER near 1); from the base weights they read.
+    assert state["history"][0]["val_cer"] < 0.6
+    assert state["history"][0]["loss"] < 0.6 * base_history[0]["loss"]
+
+
+def test_bundle_runs_a_missing_base_stage_first(tmp_path: Path) -> None:
+    from training.commands.bundle import _with_prerequisites
+    from training.recipes import bundled_recipes
+
+    recipes = bundled_recipes(str(tmp_path))
+    assert _with_prerequisites(["lines"], recipes) == ["lines-base", "lines"]
+    assert _with_prerequisites(["captcha", "lines-base"], recipes) == [
+        "captcha-base",
+        "captcha",
+        "lines-base",
+    ]
+    (tmp_path / "lines").mkdir()
+    (tmp_path / "lines" / "model.keras").write_bytes(b"")
+    assert _with_prerequisites(["lines"], recipes) == ["lines"]
+    assert recipes["lines"].options.config.init_from == f"{tmp_path}/lines/model.keras"
+    assert not recipes["lines-base"].install
