@@ -1,8 +1,11 @@
-"""The main job, composed: capture → locate → recognize → track & vote → events.
+"""The main job, composed: capture → locate → recognize → track & vote → (rules) → events.
 
 ``Pipeline`` turns frames into item events; it owns a ``Locator``, a line reader (the model's
 ``LineRecognizer``, or anything with the same ``read``) and a ``Tracker``, and times each stage.
-All line crops of a frame that need reading go to the model in one batched call. ``run_stream``
+All line crops of a frame that need reading go to the model in one batched call. With rules
+(``edge_ocr.rules.TrackedRules``: template, expected code, grading), each read also keeps its
+probability lattice and crop, and an item's event gets its verdict, grade, detail and quality
+from the best frame of each of its lines when its track ends. ``run_stream``
 is the loop around it for ``edge-ocr run`` and the service: it pulls frames from a capture
 source, hands events to a callback, calls a hook after every iteration (the service feeds its
 watchdog there) and stops cleanly when a ``threading.Event`` is set.
@@ -18,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from edge_ocr.capture import CaptureError, FrameSource
 from edge_ocr.events import ItemEvent
@@ -27,7 +30,11 @@ from edge_ocr.model import LoadedModel
 from edge_ocr.preprocess import to_gray
 from edge_ocr.recognize import LineRead, LineRecognizer
 from edge_ocr.track import Assignment, TrackConfig, Tracker
-from edge_ocr.types import Frame, LineCrop
+from edge_ocr.types import FloatArray, Frame, LineCrop
+
+if TYPE_CHECKING:
+    from edge_ocr.charmode import CharRecognizer
+    from edge_ocr.rules.tracking import TrackedRules
 
 
 @dataclass(frozen=True)
@@ -161,6 +168,9 @@ class Pipeline:
     (tests pass scripted readers). ``keep_crops`` keeps the crops of each frame in ``last``.
     ``clock`` times the stages: wall clock by default; ``time.thread_time`` measures CPU
     time, which stays meaningful on a machine busy with other work (the bench uses it).
+    ``rules`` applies field templates, the expected code and grading to every item (the
+    reader must then be a recognizer, ``LineRecognizer`` or ``CharRecognizer``, whose
+    probabilities the rules need); without it, events carry no verdict.
     """
 
     def __init__(
@@ -170,10 +180,19 @@ class Pipeline:
         *,
         keep_crops: bool = False,
         clock: Callable[[], float] = time.perf_counter,
+        rules: TrackedRules | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
         self.reader: LineReader = LineRecognizer(model) if isinstance(model, LoadedModel) else model
+        self.rules = rules
+        self._recognizer: LineRecognizer | CharRecognizer | None = None
+        if rules is not None:
+            from edge_ocr.charmode import CharRecognizer
+
+            if not isinstance(self.reader, LineRecognizer | CharRecognizer):
+                raise TypeError("rules need a recognizer's probabilities, not only its reads")
+            self._recognizer = self.reader
         self.locator = Locator(config.locate, config.roi)
         self.keep_crops = keep_crops
         self.tracker: Tracker | None = None
@@ -231,9 +250,17 @@ class Pipeline:
                     crops.append(crop_line(gray, line, self.config.locate))
         assigned = self.clock()
         reads: list[LineRead] = []
+        lattices: list[FloatArray] = []
         batch = self.config.max_batch
         for start in range(0, len(crops), batch):
-            reads += self.reader.read(crops[start : start + batch])
+            if self.rules is None or self._recognizer is None:
+                reads += self.reader.read(crops[start : start + batch])
+            else:
+                chunk_reads, chunk_lattices = self.rules.read(
+                    self._recognizer, crops[start : start + batch]
+                )
+                reads += chunk_reads
+                lattices += chunk_lattices
         recognized = self.clock()
         table: list[list[LineRead | None]] = [[None] * len(a.item.lines) for a in assignments]
         crop_table: list[list[LineCrop | None]] = [[None] * len(a.item.lines) for a in assignments]
@@ -241,6 +268,13 @@ class Pipeline:
             table[k][j] = line_read
             crop_table[k][j] = crop
         events = self.tracker.update(index, stamp, assignments, table)
+        if self.rules is not None:
+            for (k, j), line_read, lattice, crop in zip(
+                wanted, reads, lattices, crops, strict=True
+            ):
+                assignment = assignments[k]
+                self.rules.observe(assignment.track, assignment.slots[j], line_read, lattice, crop)
+            events = self.rules.judge(self.tracker.ended)
         finished = self.clock()
         self.last = FrameReport(
             index,
@@ -269,7 +303,10 @@ class Pipeline:
         if self.tracker is None or self._finished:
             return []
         self._finished = True
-        return self.tracker.finish()
+        events = self.tracker.finish()
+        if self.rules is not None:
+            events = self.rules.judge(self.tracker.ended)
+        return events
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
+from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
@@ -27,6 +28,33 @@ AccelOption = Annotated[
     ),
 ]
 ThreadsOption = Annotated[int, typer.Option("--threads", min=1, help="Interpreter threads.")]
+
+# The rules options of ``read`` and ``run`` (parsed by ``edge_ocr.rules.cli.rules_engine``).
+# They live here, not in ``edge_ocr.rules``, so that ``edge-ocr --help`` imports no numpy.
+TemplateOption = Annotated[
+    str | None,
+    typer.Option(
+        "--template",
+        help="Field template, lines separated by '|', e.g. 'LOT [A-Z0-9]{7} | EXP "
+        "{date:YYYY-MM-DD}' (edge_ocr/rules/README.md): decoding is constrained to it.",
+    ),
+]
+ExpectOption = Annotated[
+    str | None,
+    typer.Option(
+        "--expect",
+        help="Expected code, a string or a pattern, lines separated by '|': each item "
+        "gets a verdict, pass, fail or no-read.",
+    ),
+]
+ExpectFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--expect-file",
+        help="File holding the expected code (one line per line); re-read when it changes, "
+        "so the items read after a change are checked against the new code.",
+    ),
+]
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

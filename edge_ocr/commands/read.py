@@ -8,7 +8,16 @@ from typing import Annotated
 
 import typer
 
-from edge_ocr.commands.common import AccelOption, ModelOption, ThreadsOption, fail, setup_logging
+from edge_ocr.commands.common import (
+    AccelOption,
+    ExpectFileOption,
+    ExpectOption,
+    ModelOption,
+    TemplateOption,
+    ThreadsOption,
+    fail,
+    setup_logging,
+)
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
 
@@ -38,26 +47,9 @@ def read(
         int, typer.Option("--batch-size", min=1, help="Images per interpreter call.")
     ] = 32,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
-    template: Annotated[
-        str | None,
-        typer.Option(
-            "--template",
-            help="Field template, lines separated by '|', e.g. 'LOT [A-Z0-9]{7} | EXP "
-            "{date:YYYY-MM-DD}' (edge_ocr/rules/README.md): decoding is constrained to it.",
-        ),
-    ] = None,
-    expect: Annotated[
-        str | None,
-        typer.Option(
-            "--expect",
-            help="Expected code, a string or a pattern, lines separated by '|': each item "
-            "gets a verdict, pass, fail or no-read.",
-        ),
-    ] = None,
-    expect_file: Annotated[
-        Path | None,
-        typer.Option("--expect-file", help="File holding the expected code (one line per line)."),
-    ] = None,
+    template: TemplateOption = None,
+    expect: ExpectOption = None,
+    expect_file: ExpectFileOption = None,
 ) -> None:
     """Read each image as one line of text and print one result per image.
 

@@ -13,7 +13,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from edge_ocr.commands.common import AccelOption, ModelOption, ThreadsOption, fail, setup_logging
+from edge_ocr.commands.common import (
+    AccelOption,
+    ExpectFileOption,
+    ExpectOption,
+    ModelOption,
+    TemplateOption,
+    ThreadsOption,
+    fail,
+    setup_logging,
+)
 
 if TYPE_CHECKING:
     from edge_ocr.capture import FrameSource
@@ -77,12 +86,25 @@ def parse_roi(text: str | None) -> tuple[int, int, int, int] | None:
 
 
 def format_event(event: ItemEvent, as_json: bool) -> str:
+    """One event as a JSON object, or as one line for people (with rules: the verdict, the
+    grade and the detail of a failure after the text, tab-separated as ``read`` prints them)."""
     if as_json:
         return json.dumps(event.to_dict())
-    return (
+    line = (
         f"item {event.item:>4}  frames {event.first_frame}-{event.last_frame} "
         f"(read in {event.frames_read})  conf {event.confidence:.2f}  {event.text}"
     )
+    if event.verdict is None and event.grade is None:
+        return line
+    return f"{line}\t{event.verdict or ''}\t{event.grade or ''}\t{event.detail or ''}"
+
+
+def format_verdicts(events: list[ItemEvent]) -> str:
+    counts = {verdict: 0 for verdict in ("pass", "fail", "no-read")}
+    for event in events:
+        if event.verdict is not None:
+            counts[event.verdict] = counts.get(event.verdict, 0) + 1
+    return "edge-ocr: verdicts: " + ", ".join(f"{n} {verdict}" for verdict, n in counts.items())
 
 
 def format_summary(summary: RunSummary) -> str:
@@ -171,13 +193,23 @@ def run(
         ),
     ] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    template: TemplateOption = None,
+    expect: ExpectOption = None,
+    expect_file: ExpectFileOption = None,
 ) -> None:
     """Read the codes printed on items passing the camera and print one result per item.
 
     Each item is reported once, when it leaves the view (or at the end of the stream). A
     summary (frames, processed fps, dropped frames, items, ms per stage) goes to stderr.
+
+    With --template, --expect or --expect-file, each item is also judged on the best frame of
+    each of its lines: its verdict (pass, fail or no-read), print-quality grade (A-F), the
+    detail of a failure and the measured quality quantities are in the event (JSON), or after
+    its text (tab-separated), and a count of verdicts goes to stderr.
+
     Exit status: 0 after a complete run, 1 when the source failed mid-stream (the items
-    already read are printed first), 2 when the source or the model cannot be opened.
+    already read are printed first), 2 when the source, the model or a rules option cannot
+    be used, 3 after a complete run with rules in which an item was not a pass.
     """
     setup_logging(verbose)
     pipeline, frames = _open(
@@ -193,9 +225,12 @@ def run(
             speed=speed, seed=seed, items=items, char_height=char_height, noise=noise
         ),
         keep_crops=save_crops is not None,
+        rules=(template, expect, expect_file),
     )
     events, summary = _drive(pipeline, frames, as_json, save_video, save_crops, max_frames)
     typer.echo(format_summary(summary), err=True)
+    if pipeline.rules is not None:
+        typer.echo(format_verdicts(events), err=True)
     from edge_ocr.capture import ground_truth
     from edge_ocr.conveyor import score_events
 
@@ -204,6 +239,8 @@ def run(
         typer.echo(format_score(score_events(events, truth)), err=True)
     if summary.error is not None:
         fail(summary.error, 1)
+    if pipeline.rules is not None and any(event.verdict != "pass" for event in events):
+        raise typer.Exit(3)
 
 
 def _open(
@@ -218,14 +255,18 @@ def _open(
     queue_size: int,
     conveyor: ConveyorConfig,
     keep_crops: bool,
+    rules: tuple[str | None, str | None, Path | None] = (None, None, None),
 ) -> tuple[Pipeline, FrameSource]:
-    """The pipeline and the opened source, or a one-line error and exit status 2."""
+    """The pipeline and the opened source, or a one-line error and exit status 2.
+
+    ``rules`` is ``(template, expect, expect_file)`` as given on the command line."""
     import cv2
 
     from edge_ocr.capture import CaptureError, open_source
     from edge_ocr.contract import ModelError
     from edge_ocr.model import load_model
     from edge_ocr.pipeline import Pipeline, PipelineConfig
+    from edge_ocr.recognize import LineRecognizer
 
     cv2.setNumThreads(threads)  # --threads bounds OpenCV too: "one thread" means one
     try:
@@ -233,10 +274,17 @@ def _open(
     except ValueError as error:
         fail(str(error))
     try:
-        loaded = load_model(model, accel=accel, threads=threads)
-        pipeline = Pipeline(config, loaded, keep_crops=keep_crops)
+        recognizer = LineRecognizer(load_model(model, accel=accel, threads=threads))
     except ModelError as error:
         fail(str(error))
+    tracked = None
+    if any(option is not None for option in rules):
+        from edge_ocr.rules.cli import rules_engine
+        from edge_ocr.rules.tracking import TrackedRules
+
+        engine = rules_engine(recognizer, *rules)
+        tracked = TrackedRules(engine) if engine is not None else None
+    pipeline = Pipeline(config, recognizer, keep_crops=keep_crops, rules=tracked)
     try:
         frames = open_source(source, realtime=realtime, queue_size=queue_size, conveyor=conveyor)
     except CaptureError as error:

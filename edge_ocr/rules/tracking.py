@@ -18,13 +18,17 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from edge_ocr.decode import greedy_decode
 from edge_ocr.events import ItemEvent
 from edge_ocr.recognize import REJECT_MARK, CharRead, LineRead
-from edge_ocr.rules.engine import RulesEngine
+from edge_ocr.rules.engine import RulesEngine, item_probabilities
 from edge_ocr.track import EndedTrack
 from edge_ocr.types import FloatArray, LineCrop
+
+if TYPE_CHECKING:
+    from edge_ocr.rules.engine import Recognizer
 
 
 def lattice_reads(
@@ -58,6 +62,15 @@ class TrackedRules:
         self.max_lines = max_lines
         """Bound on remembered lines, should a track ever end unseen: the oldest go first."""
         self._best: dict[tuple[int, int], _Best] = {}
+
+    def read(
+        self, recognizer: Recognizer, crops: Sequence[LineCrop]
+    ) -> tuple[list[LineRead], list[FloatArray]]:
+        """The crops' lattices (one interpreter call) and their greedy reads for the tracker,
+        with the recognizer's reject threshold."""
+        lattices = item_probabilities(recognizer, crops)
+        reads = lattice_reads(lattices, self.engine.charset, recognizer.reject_threshold)
+        return reads, lattices
 
     def observe(
         self, track: int, slot: int, read: LineRead, lattice: FloatArray, crop: LineCrop

@@ -60,9 +60,11 @@ def test_easy_synthetic_clip_gives_exactly_the_printed_items() -> None:
         assert 0.0 < event["confidence"] <= 1.0
         assert len(event["bbox"]) == 4
         assert {"timestamp", "verdict", "grade", "detail", "quality"} <= set(event)
+        assert event["verdict"] is None and event["grade"] is None  # no rules options
     summary = [line for line in result.stderr.splitlines() if "fps processed" in line]
     assert summary and "4 items" in summary[0] and "0 dropped" in summary[0]
     assert "4/4 items exact" in result.stderr
+    assert "verdicts" not in result.stderr
 
 
 def test_save_video_and_crops(tmp_path: Path) -> None:
