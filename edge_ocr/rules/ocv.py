@@ -107,6 +107,15 @@ class ExpectedCode:
         log.info("expected code set to %r", str(code))
         return code
 
+    def clear(self) -> None:
+        """No expected code until the next ``set`` or change of the watched file (an empty
+        SET_EXPECTED): items are ``no-read`` meanwhile."""
+        with self._lock:
+            self._code = None
+            self.version += 1
+            self.error = None
+        log.info("expected code cleared")
+
     def current(self) -> ItemTemplate | None:
         """The code in force, after re-reading the watched file if it changed."""
         if self.path is not None:

@@ -101,8 +101,9 @@ class RulesSettings:
 
 class SetExpected:
     """The firmware bridge's ``on_expected`` callback: ``(text) -> None`` setting an engine's
-    expected code from the bridge's thread. An invalid code is logged and counted, never
-    raised: the bridge thread must not die on bad input, and the previous code stays."""
+    expected code from the bridge's thread. An empty text clears the code (the protocol's
+    meaning: items are ``no-read`` until the next one). An invalid code is logged and counted,
+    never raised: the bridge thread must not die on bad input, and the previous code stays."""
 
     def __init__(self, engine: RulesEngine) -> None:
         self.engine = engine
@@ -111,6 +112,9 @@ class SetExpected:
     def __call__(self, text: str) -> None:
         if self.engine.expected is None:
             self.engine.expected = ExpectedCode(charset=self.engine.charset)
+        if not text.strip():
+            self.engine.expected.clear()
+            return
         try:
             self.engine.expected.set(text)
         except TemplateError as error:

@@ -10,6 +10,9 @@ problems (``FILE:LINE: KEY: message``), so an operator fixes a file in one pass.
   ``[pipeline.locate]`` / ``[pipeline.track]`` thresholds
 - ``[spool]``    durable event spool: segment size, total cap, fsync batching
 - ``[metrics]``  Prometheus ``/metrics`` and ``/healthz`` address
+- ``[rules]``    optional: field template, expected code (text or watched file) and the
+  ``[rules.thresholds]`` of OCV, rejects and grading (``edge_ocr.rules.RulesSettings``);
+  with it every event carries a verdict and a grade
 - ``[[sinks]]``  one table per sink, chosen by ``type`` (see ``sinks.SINK_TYPES``)
 """
 
@@ -27,6 +30,7 @@ from typing import Any
 
 from edge_ocr.conveyor import ConveyorConfig
 from edge_ocr.pipeline import PipelineConfig
+from edge_ocr.rules.settings import RulesSettings
 from edge_ocr.service.sinks import SINK_COMMON_KEYS, SINK_TYPES
 from edge_ocr.service.tables import (
     ConfigError,
@@ -204,13 +208,25 @@ class ServiceConfig:
     spool: SpoolConfig
     metrics: MetricsConfig
     sinks: tuple[SinkConfig, ...]
+    rules: RulesSettings | None = None
+    """None without a ``[rules]`` section: events carry no verdict."""
 
     @property
     def state_dir(self) -> Path:
         return self.service.state_dir
 
+    @property
+    def expected_settable(self) -> bool:
+        """Whether a serial sink's SET_EXPECTED may set the expected code: ``rules.settable``
+        and a serial sink to receive it from."""
+        return (
+            self.rules is not None
+            and self.rules.settable
+            and any(sink.type == "serial" for sink in self.sinks)
+        )
 
-SECTIONS = ("service", "source", "model", "pipeline", "spool", "metrics", "sinks")
+
+SECTIONS = ("service", "source", "model", "pipeline", "spool", "metrics", "rules", "sinks")
 
 
 def _sink_type(table: Any, key: str, problems: Problems) -> str | None:
@@ -311,6 +327,7 @@ def parse_config(text: str, path: Path | str = "<config>") -> ServiceConfig:
     pipeline = build(PipelineConfig, data.get("pipeline", {}), "pipeline", problems)
     spool = build(SpoolConfig, data.get("spool", {}), "spool", problems)
     metrics = build(MetricsConfig, data.get("metrics", {}), "metrics", problems)
+    rules = _rules(data, Path(path), problems)
 
     sinks: list[SinkConfig] = []
     raw_sinks = data.get("sinks")
@@ -343,7 +360,21 @@ def parse_config(text: str, path: Path | str = "<config>") -> ServiceConfig:
         spool=spool,
         metrics=metrics,
         sinks=tuple(sinks),
+        rules=rules,
     )
+
+
+def _rules(data: Mapping[str, Any], path: Path, problems: Problems) -> RulesSettings | None:
+    """The ``[rules]`` section (None without one); a relative ``expect_file`` is beside the
+    config file, like a relative ``state_dir``."""
+    if "rules" not in data:
+        return None
+    table = data["rules"]
+    if isinstance(table, dict):
+        expect_file = table.get("expect_file")
+        if isinstance(expect_file, str) and expect_file and not Path(expect_file).is_absolute():
+            table = dict(table, expect_file=str(path.parent / expect_file))
+    return build(RulesSettings, table, "rules", problems)
 
 
 def load_config(path: Path | str) -> ServiceConfig:

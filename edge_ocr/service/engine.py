@@ -8,21 +8,27 @@ the loop what it needs and nothing more:
 - frame indices keep increasing across reopenings, so the tracker never sees time go back;
 - events from replayed files and the synthetic conveyor carry the wall-clock time they were
   read (a stream position of "3.2 s" means nothing to a receiver); live sources keep the
-  time their frame was grabbed.
+  time their frame was grabbed;
+- with a ``[rules]`` section the pipeline judges every item (``TrackedRules``), so events carry
+  a verdict and a grade; ``PipelineProcessor.rules`` is the engine a SET_EXPECTED changes.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge_ocr.capture import CaptureError, CapturedFrame, FrameSource, open_source
 from edge_ocr.events import ItemEvent
 from edge_ocr.model import LoadedModel, load_model
 from edge_ocr.pipeline import Pipeline
+from edge_ocr.recognize import LineRecognizer
 from edge_ocr.service.config import ServiceConfig
 from edge_ocr.service.service import SourceError
+
+if TYPE_CHECKING:
+    from edge_ocr.rules.engine import RulesEngine
 
 STAGES = ("locate", "recognize", "track")
 
@@ -71,6 +77,11 @@ class PipelineProcessor:
     def finish(self) -> list[ItemEvent]:
         return self.pipeline.finish()
 
+    @property
+    def rules(self) -> RulesEngine | None:
+        """The engine that judges this pipeline's items (None without ``[rules]``)."""
+        return self.pipeline.rules.engine if self.pipeline.rules is not None else None
+
     def stage_seconds(self) -> dict[str, float]:
         times = self.pipeline.times
         return {stage: float(getattr(times, stage)) for stage in STAGES}
@@ -86,7 +97,17 @@ class PipelineEngine:
         return str(model.contract.name) if isinstance(model, LoadedModel) else ""
 
     def pipeline(self, config: ServiceConfig, model: Any) -> PipelineProcessor:
-        return PipelineProcessor(Pipeline(config.pipeline, model))
+        """The pipeline, with the ``[rules]`` engine when there is one; a template or code
+        that does not fit the model's charset raises ``TemplateError`` (one line)."""
+        if config.rules is None:
+            return PipelineProcessor(Pipeline(config.pipeline, model))
+        from edge_ocr.rules.tracking import TrackedRules
+
+        recognizer = LineRecognizer(model)
+        # Without a serial sink nothing can set the code: no placeholder making items no-read.
+        settings = dataclasses.replace(config.rules, settable=config.expected_settable)
+        rules = TrackedRules(settings.engine(recognizer))
+        return PipelineProcessor(Pipeline(config.pipeline, recognizer, rules=rules))
 
     def open_source(self, config: ServiceConfig) -> CaptureAdapter:
         source = config.source

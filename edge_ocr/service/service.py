@@ -12,8 +12,11 @@ spool; each sink has its own delivery thread (``delivery.py``); ``/metrics`` has
 - Every event is renumbered with the spool's sequence number (unique across restarts, the id
   receivers de-duplicate on), appended to the spool, and only then delivered.
 - SIGHUP: ``RELOADING=1``, re-read the config; an invalid file keeps the running config. The
-  pipeline is only rebuilt when its settings or the model changed, and then the old one is
-  finished first, so no item in flight is dropped.
+  pipeline is only rebuilt when its settings, the ``[rules]`` or the model changed, and then
+  the old one is finished first, so no item in flight is dropped.
+- With ``[rules]``, a serial sink's SET_EXPECTED (``set_expected``, on the sink's thread)
+  changes the expected code of the items judged after it; it survives a reload unless the
+  reloaded ``[rules]`` section brings a different code of its own (the latest change wins).
 - SIGTERM/SIGINT: ``STOPPING=1``, finish the pipeline (items still in view are reported),
   sync the spool, let every sink deliver within ``drain_timeout_s``, exit 0. What a sink
   could not deliver stays spooled for the next start.
@@ -28,17 +31,22 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import FrameType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from edge_ocr.events import ItemEvent
+from edge_ocr.rules.ocv import VERDICTS
+from edge_ocr.rules.settings import SetExpected
 from edge_ocr.service.config import ConfigError, ServiceConfig, SinkConfig, load_config
 from edge_ocr.service.delivery import Delivery, SinkState
 from edge_ocr.service.metrics import Metric, MetricsServer
 from edge_ocr.service.sdnotify import Notifier
 from edge_ocr.service.sinks import SINK_TYPES, Sink, SinkContext
 from edge_ocr.service.spool import Spool, SpoolError, SpoolLimits
+
+if TYPE_CHECKING:
+    from edge_ocr.rules.engine import RulesEngine
 
 log = logging.getLogger("edge_ocr.service")
 
@@ -80,6 +88,10 @@ class Processor(Protocol):
 
     def stage_seconds(self) -> dict[str, float]: ...
 
+    @property
+    def rules(self) -> RulesEngine | None:
+        """The rules engine judging the items (None without ``[rules]``)."""
+
 
 class Engine(Protocol):
     """Builds the model, the pipeline and the source from a config (``engine.py``)."""
@@ -109,6 +121,10 @@ class Counters:
     state: str = "starting"
     fps: float = 0.0
     last_iteration: float = 0.0
+    verdicts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(VERDICTS, 0))
+    """Items by verdict (fixed keys: the metrics thread iterates over it)."""
+    expected_set: int = 0
+    expected_rejected: int = 0
 
 
 def spool_limits(config: ServiceConfig) -> SpoolLimits:
@@ -151,6 +167,9 @@ class Service:
         self._next_status = 0.0
         self._fps_frames = 0
         self._fps_since = 0.0
+        self._expected_lock = threading.Lock()
+        self._expected_text: str | None = None
+        """The last SET_EXPECTED applied, carried over to a rebuilt pipeline."""
         self.metrics_port: int | None = None
 
     # --------------------------------------------------------------- control
@@ -189,9 +208,12 @@ class Service:
         try:
             self._model = self.engine.load_model(config)
             self._model_name = self.engine.model_name(self._model)
-            self._pipeline = self.engine.pipeline(config, self._model)
         except Exception as error:
             raise StartupError(f"model {config.model.name}: {error}") from error
+        try:
+            self._pipeline = self.engine.pipeline(config, self._model)
+        except Exception as error:
+            raise StartupError(f"pipeline: {error}") from error
         try:
             self.spool = Spool(
                 config.state_dir / "spool", [s.name for s in config.sinks], spool_limits(config)
@@ -210,8 +232,29 @@ class Service:
             device=self.config.service.device,
             state_dir=self.config.state_dir,
             model_name=self._model_name,
+            on_expected=self.set_expected,
         )
         return lambda: entry.create(sink.table, sink.options, context)
+
+    def set_expected(self, text: str) -> None:
+        """A firmware's SET_EXPECTED (from a serial sink's thread): the expected code of the
+        items judged from now on; an empty text clears it. Ignored, with a warning, without
+        ``[rules]`` or with ``settable = false``; an invalid code keeps the previous one."""
+        with self._expected_lock:
+            engine = self._pipeline.rules if self._pipeline is not None else None
+            if engine is None or not self.config.expected_settable:
+                self.counters.expected_rejected += 1
+                why = "no [rules] section" if engine is None else "rules.settable is false"
+                log.warning("SET_EXPECTED %r ignored: %s", text, why)
+                return
+            setter = SetExpected(engine)
+            setter(text)
+            if setter.rejected:
+                self.counters.expected_rejected += 1
+                return
+            self._expected_text = text
+            self.counters.expected_set += 1
+        log.warning("expected code set by the firmware: %r", text)
 
     def _start_sinks(self, sinks: tuple[SinkConfig, ...]) -> None:
         """Start a delivery thread per sink. The dicts are replaced, never changed in place:
@@ -369,6 +412,8 @@ class Service:
                     f"cannot write the spool in {self.spool.directory}: {error.strerror or error}"
                 ) from error
             self.counters.items += 1
+            if event.verdict in self.counters.verdicts:
+                self.counters.verdicts[event.verdict] += 1
 
     def _housekeeping(self) -> None:
         assert self.spool is not None
@@ -449,14 +494,21 @@ class Service:
                 model = self.engine.load_model(new)
             except Exception as error:
                 raise StartupError(f"model {new.model.name}: {error}") from error
-        if model is not self._model or new.pipeline != old.pipeline:
+        if (
+            model is not self._model
+            or new.pipeline != old.pipeline
+            or new.rules != old.rules
+            or new.expected_settable != old.expected_settable
+        ):
             try:
                 pipeline = self.engine.pipeline(new, model)
             except Exception as error:
                 raise StartupError(f"pipeline: {error}") from error
             assert self._pipeline is not None
             self._spool_events(self._pipeline.finish())  # items in view are not dropped
-            self._pipeline = pipeline
+            with self._expected_lock:
+                self._pipeline = pipeline
+                self._carry_expected(old, new)
             self._model = model
             self._model_name = self.engine.model_name(model)
         self.config = new
@@ -472,6 +524,21 @@ class Service:
                 self._metrics.close()
                 self._metrics = None
             self._start_metrics()
+
+    def _carry_expected(self, old: ServiceConfig, new: ServiceConfig) -> None:
+        """Give a rebuilt pipeline the code the firmware set, unless the reloaded ``[rules]``
+        brings another code of its own (then that is the latest change)."""
+        text = self._expected_text
+        engine = self._pipeline.rules if self._pipeline is not None else None
+        own_code = new.rules is not None and (
+            new.rules.expect is not None or new.rules.expect_file is not None
+        )
+        if text is None or engine is None or not new.expected_settable:
+            self._expected_text = None
+        elif new.rules == old.rules or not own_code:
+            SetExpected(engine)(text)
+        else:
+            self._expected_text = None
 
     def _reload_sinks(self, old: ServiceConfig, new: ServiceConfig) -> None:
         assert self.spool is not None
@@ -618,6 +685,21 @@ class Service:
                 (
                     ({"result": "ok"}, counters.reloads_ok),
                     ({"result": "failed"}, counters.reloads_failed),
+                ),
+            ),
+            Metric(
+                "edge_ocr_verdicts_total",
+                "counter",
+                "Item events by OCV verdict (with [rules]).",
+                tuple(({"verdict": v}, n) for v, n in counters.verdicts.items()),
+            ),
+            Metric(
+                "edge_ocr_expected_code_changes_total",
+                "counter",
+                "SET_EXPECTED commands from the firmware, applied or ignored.",
+                (
+                    ({"result": "applied"}, counters.expected_set),
+                    ({"result": "ignored"}, counters.expected_rejected),
                 ),
             ),
             Metric.single(

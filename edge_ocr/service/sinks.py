@@ -65,6 +65,8 @@ class SinkContext:
     device: str
     state_dir: Path
     model_name: str = ""
+    on_expected: Callable[[str], None] | None = None
+    """Where a firmware's SET_EXPECTED goes (the serial sink calls it on its own thread)."""
 
 
 # ----------------------------------------------------------------------------- stdout
@@ -392,6 +394,7 @@ def _create_serial(table: Mapping[str, Any], context: SinkContext) -> Sink:
     try:
         return SerialSink(
             str(table["url"]),
+            on_expected=context.on_expected,
             spool_path=context.state_dir / f"serial-{context.name}.spool",
             options=options,
         )

@@ -223,13 +223,16 @@ class NotifySocket:
 
 
 class TcpFirmware:
-    """Firmware at the other end of a ``tcp:`` serial-sink link: ACKs every READ and HELLO.
+    """Firmware at the other end of a ``tcp:`` serial-sink link: ACKs every READ and HELLO,
+    and sends SET_EXPECTED when told to (``set_expected``).
 
     Uses only firmware_bridge's public codec, like a real microcontroller would.
     """
 
     def __init__(self) -> None:
         self.items: list[int] = []
+        self.reads: list[Any] = []
+        self._outbox: list[str] = []
         self.lock = threading.Lock()
         self._server = socket.create_server(("127.0.0.1", 0))
         self._server.settimeout(0.05)
@@ -239,7 +242,15 @@ class TcpFirmware:
         self._thread.start()
 
     def _serve(self) -> None:
-        from firmware_bridge import Ack, FrameParser, Hello, Read, decode_message, encode_message
+        from firmware_bridge import (
+            Ack,
+            FrameParser,
+            Hello,
+            Read,
+            SetExpected,
+            decode_message,
+            encode_message,
+        )
 
         seq = 0
         while not self._stop.is_set():
@@ -252,6 +263,11 @@ class TcpFirmware:
             conn.settimeout(0.05)
             parser = FrameParser()
             while not self._stop.is_set():
+                with self.lock:
+                    outbox, self._outbox = self._outbox, []
+                for text in outbox:
+                    seq = (seq + 1) & 0xFFFF
+                    conn.sendall(encode_message(SetExpected(text), seq))
                 try:
                     data = conn.recv(4096)
                 except TimeoutError:
@@ -265,6 +281,7 @@ class TcpFirmware:
                     if isinstance(message, Read):
                         with self.lock:
                             self.items.append(message.item_id)
+                            self.reads.append(message)
                     if isinstance(message, Read | Hello):
                         seq = (seq + 1) & 0xFFFF
                         conn.sendall(encode_message(Ack(frame.seq), seq))
@@ -273,6 +290,16 @@ class TcpFirmware:
     def received(self) -> list[int]:
         with self.lock:
             return list(self.items)
+
+    def received_reads(self) -> list[Any]:
+        """The READ messages, in order (``verdict``, ``grade``, ``text``...)."""
+        with self.lock:
+            return list(self.reads)
+
+    def set_expected(self, text: str) -> None:
+        """Send SET_EXPECTED on the current (or next) connection."""
+        with self.lock:
+            self._outbox.append(text)
 
     def stop(self) -> None:
         self._stop.set()

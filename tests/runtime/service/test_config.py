@@ -166,3 +166,81 @@ def test_validate_config_command(tmp_path: Path) -> None:
     assert f"edge-ocr: error: {path}:22: sinks[0].type: unknown sink type 'kafka'" in bad.output
     assert "15 problems" in bad.output
     assert "Traceback" not in bad.output
+
+
+RULES = """\
+[service]
+state_dir = "state"
+
+[rules]
+template = "LOT [0-9]{4} | EXP {date:YYYY-MM-DD}"
+expect_file = "expected.txt"
+
+[rules.thresholds]
+fail_evidence = 5.0
+pass_min_grade = "C"
+
+[[sinks]]
+type = "stdout"
+"""
+
+
+def test_the_rules_section_is_parsed_with_the_expect_file_beside_the_config(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(RULES)
+    (tmp_path / "expected.txt").write_text("LOT 4711\nEXP 2027-04-11\n")
+    config = load_config(path)
+    assert config.rules is not None
+    assert config.rules.template == "LOT [0-9]{4} | EXP {date:YYYY-MM-DD}"
+    assert config.rules.expect_file == tmp_path / "expected.txt"
+    assert config.rules.thresholds.fail_evidence == 5.0
+    assert config.rules.thresholds.pass_min_grade == "C"
+    assert not config.expected_settable  # no serial sink to set it from
+    assert parse_config("[[sinks]]\ntype = 'stdout'\n").rules is None
+    ok = CliRunner().invoke(app, ["validate-config", str(path)])
+    assert ok.exit_code == 0, ok.output
+    assert "rules: template 'LOT [0-9]{4} | EXP {date:YYYY-MM-DD}', expected code in" in ok.output
+
+
+@pytest.mark.parametrize(
+    ("change", "line", "key", "message"),
+    [
+        (('expect_file = "expected.txt"', 'expect_fil = "x"'), 6, "rules.expect_fil", "unknown"),
+        (("LOT [0-9]{4}", "LOT [0-9"), 5, "rules.template", "unclosed '['"),
+        (('expect_file = "expected.txt"', 'expect = "lot 1"'), 6, "rules.expect", "'l' is not"),
+        (("expected.txt", "absent.txt"), 6, "rules.expect_file", "no such file"),
+        (("fail_evidence = 5.0", "fail_evidence = -1"), 8, "rules.thresholds", "positive"),
+        (("fail_evidence", "fail_evidnce"), 9, "rules.thresholds.fail_evidnce", "did you mean"),
+        (('"C"', '"Z"'), 8, "rules.thresholds", "pass_min_grade must be one of"),
+    ],
+)
+def test_a_bad_rules_section_names_the_file_line_and_key(
+    tmp_path: Path, change: tuple[str, str], line: int, key: str, message: str
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(RULES.replace(*change))
+    (tmp_path / "expected.txt").write_text("LOT 4711\nEXP 2027-04-11\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    (problem,) = caught.value.problems
+    assert problem.key == key and message in problem.message, problem
+    assert problem.format(path).startswith(f"{path}:{line}: {key}: ")
+
+
+def test_the_commented_rules_example_is_valid(tmp_path: Path) -> None:
+    lines = EXAMPLE.read_text().splitlines()
+    start = lines.index(next(line for line in lines if line.startswith("# [rules]")))
+    end = lines.index("[spool]")
+    example = [
+        line.removeprefix("# ")
+        for line in lines[start:end]
+        if line.startswith("# ") and "expect_file" not in line  # expect or expect_file
+    ]
+    assert example[0].startswith("[rules]") and any("[rules.thresholds]" in x for x in example)
+    config = parse_config(
+        "\n".join(example) + "\n[[sinks]]\ntype = 'stdout'\n", tmp_path / "config.toml"
+    )
+    assert config.rules is not None and config.rules.expect == "LOT A7K2291 | EXP 2027-04-11"
+    assert config.rules.thresholds.pass_min_grade == "C"
