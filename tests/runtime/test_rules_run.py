@@ -108,7 +108,7 @@ def test_a_changed_expected_code_file_holds_for_the_items_after_it(tmp_path: Pat
 
 def test_rules_need_a_recognizer() -> None:
     class Scripted:
-        def read(self, crops: Any) -> list[Any]:
+        def read(self, crops: Any) -> list[Any]:  # noqa: ARG002 (the LineReader protocol)
             return []
 
     engine = RulesEngine("0123456789", expected="0")
