@@ -60,14 +60,16 @@ def _jobs(readers: tuple[str, ...], sets: list[EvalSet], runs_dir: str, batch: i
 
 
 def float_pairing(model: str, runs_dir: Path) -> dict[str, Any]:
-    """Is ``runs/<model>/model.keras`` the float model the bundled int8 was exported from? Only
-    then does "int8 loses at most 0.5 points against float" compare like with like: the run's
-    own export (``model.tflite``) must be byte-identical to the bundled one."""
+    """Is the recipe's run folder's ``model.keras`` the float model the bundled int8 was exported
+    from? Only then does "int8 loses at most 0.5 points against float" compare like with like:
+    the run's own export (``model.tflite``) must be byte-identical to the bundled one."""
     from edge_ocr.contract import file_sha256
     from edge_ocr.model import BUNDLED_DIR
+    from training.recipes import bundled_run_dir
 
     bundled = BUNDLED_DIR / f"{model}.tflite"
-    exported = runs_dir / model / "model.tflite"
+    run_dir = Path(bundled_run_dir(model, str(runs_dir)))
+    exported = run_dir / "model.tflite"
     if not bundled.is_file():
         return {"paired": None, "detail": f"no bundled {model} model"}
     if not exported.is_file():
@@ -77,7 +79,7 @@ def float_pairing(model: str, runs_dir: Path) -> dict[str, Any]:
         }
     if file_sha256(exported) != file_sha256(bundled):
         return {"paired": False, "detail": f"{exported} differs from the bundled {model}.tflite"}
-    keras_file = runs_dir / model / "model.keras"
+    keras_file = run_dir / "model.keras"
     if keras_file.is_file() and keras_file.stat().st_mtime > exported.stat().st_mtime:
         # Training went on after the export (a resumed or extended run).
         return {"paired": False, "detail": f"{keras_file} is newer than its int8 export"}

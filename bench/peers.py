@@ -322,11 +322,13 @@ class RapidOcr:
 
 
 def open_reader(reader_id: str, model: str, runs_dir: Path) -> Reader:
-    """Open one reader; ``model`` picks the bundled edge-ocr model (and ``runs/<model>``)."""
+    """Open one reader; ``model`` picks the bundled edge-ocr model (and its recipe's run folder)."""
     if reader_id == "edge-ocr-int8":
         return EdgeOcrInt8(model)
     if reader_id == "edge-ocr-float":
-        return EdgeOcrFloat(runs_dir / model)
+        from training.recipes import bundled_run_dir
+
+        return EdgeOcrFloat(Path(bundled_run_dir(model, str(runs_dir))))
     if reader_id == "tesseract":
         return open_tesseract()
     if reader_id == "rapidocr":

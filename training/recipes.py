@@ -69,5 +69,14 @@ def bundled_recipes(runs_dir: str = "runs") -> dict[str, Recipe]:
         "lines-base": Recipe(lines_base, install=False),
         "captcha-base": Recipe(captcha_base, install=False),
         "captcha": Recipe(_warm_restart(captcha_base, f"{runs_dir}/captcha-2", 5), "captcha-base"),
-        "lines": Recipe(_warm_restart(lines_base, f"{runs_dir}/lines-2", 8), "lines-base"),
+        "lines": Recipe(_warm_restart(lines_base, f"{runs_dir}/lines-2", 6), "lines-base"),
     }
+
+
+def bundled_run_dir(model: str, runs_dir: str = "runs") -> str:
+    """The run folder whose export is shipped as ``edge_ocr/models/<model>.tflite`` (for a model
+    without a recipe, e.g. one trained by hand: ``runs_dir/<model>``)."""
+    recipe = bundled_recipes(runs_dir).get(model)
+    if recipe is None or not recipe.install:
+        return f"{runs_dir}/{model}"
+    return recipe.options.config.out
