@@ -27,6 +27,10 @@ class LineModelConfig:
     bn_momentum: float = 0.99
     """Lower it for runs of a few hundred steps, or inference-mode statistics lag behind."""
 
+    @property
+    def time_steps(self) -> int:
+        return self.width // 4
+
 
 def _conv_bn(
     x: keras.KerasTensor,

@@ -6,6 +6,7 @@ Backend-agnostic Keras 3: the same code trains with TensorFlow on a CPU box and 
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import time
@@ -241,6 +242,14 @@ class RichProgress(keras.callbacks.Callback):
         self.progress.stop()
 
 
+def ctc_alignable(texts: list[str], time_steps: int) -> npt.NDArray[np.bool_]:
+    """Which labels CTC can align to ``time_steps`` outputs (a repeated character needs a blank
+    between its copies). The rest have no valid path: their loss is infinite, which turns the
+    logged epoch loss into ``inf`` and teaches nothing, so training leaves them out."""
+    needed = [len(t) + sum(a == b for a, b in itertools.pairwise(t)) for t in texts]
+    return np.array([n <= min(time_steps, MAX_LABEL_LENGTH) for n in needed], dtype=bool)
+
+
 def train_line_model(
     config: TrainConfig,
     train_set: LineSet,
@@ -253,9 +262,17 @@ def train_line_model(
     run_dir = Path(config.out)
     run_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
-    labels = encode_labels(train_set.texts, config.charset, MAX_LABEL_LENGTH)
+    alignable = ctc_alignable(train_set.texts, config.model_config().time_steps)
+    if not alignable.all():
+        log(f"left out {int((~alignable).sum())} lines too long for the model's time steps")
+    texts = [t for t, keep in zip(train_set.texts, alignable, strict=True) if keep]
+    labels = encode_labels(texts, config.charset, MAX_LABEL_LENGTH)
     batches = LineBatches(
-        train_set.images, labels, config.batch_size, config.seed, config.max_steps_per_epoch
+        train_set.images[alignable],
+        labels,
+        config.batch_size,
+        config.seed,
+        config.max_steps_per_epoch,
     )
     total_steps = len(batches) * config.epochs
     state: dict[str, Any] = {"epoch": 0, "best_val_exact": -1.0, "best_epoch": 0, "history": []}

@@ -159,3 +159,16 @@ def test_bundle_runs_a_missing_base_stage_first(tmp_path: Path) -> None:
     assert _with_prerequisites(["lines"], recipes) == ["lines"]
     assert recipes["lines"].options.config.init_from == f"{tmp_path}/lines/model.keras"
     assert not recipes["lines-base"].install
+
+
+def test_labels_ctc_cannot_align_are_left_out() -> None:
+    from training.train import ctc_alignable
+
+    # 4 time steps: "AB" fits, "AA" needs A-blank-A (3), "AAAA" needs 7, five letters need 5.
+    assert ctc_alignable(["AB", "AA", "AAAA", "ABCDE", ""], 4).tolist() == [
+        True,
+        True,
+        False,
+        False,
+        True,
+    ]
