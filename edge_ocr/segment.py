@@ -59,7 +59,11 @@ class SegmentConfig:
     """A glyph group wider than this times ``H`` (and than ``max_relative_width`` typical
     characters of its line) holds touching characters and is split; 'M' and 'W' are wide."""
     max_relative_width: float = 1.7
-    """See ``max_width``."""
+    """See ``max_width``; on a line of uniform character widths (``uniform_spread``) this
+    alone decides."""
+    uniform_spread: float = 0.35
+    """A line's character widths are uniform when their 10th-90th percentile spread is at
+    most this fraction of their median."""
     typical_width: float = 0.7
     """Character width, times ``H``, assumed when a line has too few single characters to
     measure it."""
@@ -428,7 +432,7 @@ def _peak_grid(mask: npt.NDArray[np.bool_], band: tuple[int, int]) -> _DotGrid |
         y, x = float(ys[index]), float(xs[index])
         if all((y - a) ** 2 + (x - b) ** 2 >= spacing for a, b in kept):
             kept.append((y, x))
-    if len(kept) < 8 or _roundness(distance, kept) < 0.5:
+    if len(kept) < 8:
         return None
     points = np.array(kept)
     pitch = _fit_pitch(points[:, 0], guess)
@@ -437,9 +441,45 @@ def _peak_grid(mask: npt.NDArray[np.bool_], band: tuple[int, int]) -> _DotGrid |
     centres_x: npt.NDArray[np.float64] = np.sort(points[:, 1]).astype(np.float64)
     runs = np.split(centres_x, np.flatnonzero(np.diff(centres_x) >= 0.5 * pitch) + 1)
     steps = np.diff([float(run.mean()) for run in runs]) / pitch
-    if steps.size == 0 or float(np.mean((steps > 0.75) & (steps < 1.3))) < 0.5:
+    regular = float(np.mean((steps > 0.75) & (steps < 1.3))) if steps.size else 0.0
+    if regular < 0.5 or not _dotted(distance, points, pitch, regular):
         return None
     return _DotGrid(pitch, 2.0 * radius, _cluster(centres_x, 0.55 * pitch))
+
+
+def _dotted(
+    distance: npt.NDArray[np.float32], points: npt.NDArray[np.float64], pitch: float, regular: float
+) -> bool:
+    """Whether the distance maxima are dots: mostly round blobs; or, where big dots overlap
+    into scalloped strokes and are no longer round, very regular columns and strokes pinched
+    between neighbouring dots."""
+    roundness = _roundness(distance, [(float(y), float(x)) for y, x in points])
+    if roundness >= 0.5:
+        return True
+    return roundness >= 0.35 and regular >= 0.7 and _waisted(distance, points, pitch) >= 0.2
+
+
+def _waisted(
+    distance: npt.NDArray[np.float32], points: npt.NDArray[np.float64], pitch: float
+) -> float:
+    """Fraction of the dot centres (with a neighbour 0.6-1.5 pitches away) joined to their
+    nearest neighbour through a waist: on the way, the distance to the background falls below
+    80% of the smaller centre's. Overlapping dots pinch there; a bar or a stroke does not."""
+    pinched = paired = 0
+    for index, (y, x) in enumerate(points):
+        gaps = np.hypot(points[:, 0] - y, points[:, 1] - x)
+        gaps[index] = np.inf
+        nearest = int(np.argmin(gaps))
+        if not 0.6 * pitch <= gaps[nearest] <= 1.5 * pitch:
+            continue
+        paired += 1
+        ny, nx = points[nearest]
+        steps = np.linspace(0.0, 1.0, max(3, int(2 * gaps[nearest])))[1:-1]
+        rows = np.rint(y + (ny - y) * steps).astype(np.int64)
+        cols = np.rint(x + (nx - x) * steps).astype(np.int64)
+        ends = min(float(distance[int(y), int(x)]), float(distance[int(ny), int(nx)]))
+        pinched += float(distance[rows, cols].min()) <= 0.8 * ends
+    return pinched / max(1, paired)
 
 
 def _roundness(distance: npt.NDArray[np.float32], peaks: list[tuple[float, float]]) -> float:
@@ -594,8 +634,10 @@ def segment_line(crop: LineCrop, config: SegmentConfig = SegmentConfig()) -> Seg
             for g in _merge_stacked(components, config.stack_overlap, band_height)
             if not _stray_speck(g, band, config)
         ]
-        typical = _typical_width(groups, band_height, config)
-        limit = max(config.max_width * band_height, config.max_relative_width * typical)
+        typical, uniform = _typical_width(groups, band_height, config)
+        limit = config.max_relative_width * typical
+        if not uniform:  # proportional print: 'M' and 'W' are wide
+            limit = max(config.max_width * band_height, limit)
         for group in groups:
             width = group.x1 - group.x0
             count = round(width / typical)
@@ -608,13 +650,17 @@ def segment_line(crop: LineCrop, config: SegmentConfig = SegmentConfig()) -> Seg
     return Segmentation(normalised, result, band, spaces, grid is not None, shear)
 
 
-def _typical_width(groups: list[_Group], band_height: int, config: SegmentConfig) -> float:
+def _typical_width(
+    groups: list[_Group], band_height: int, config: SegmentConfig
+) -> tuple[float, bool]:
     """Median width of the line's glyph groups no wider than the line is tall (single
-    characters); with fewer than three, ``typical_width`` times the band height."""
+    characters), and whether they are all about as wide (monospaced print, 7-segment); with
+    fewer than three, ``typical_width`` times the band height and False."""
     widths = [g.x1 - g.x0 for g in groups if 0.3 * band_height <= g.x1 - g.x0 <= band_height]
     if len(widths) < 3:
-        return config.typical_width * band_height
-    return float(np.median(widths))
+        return config.typical_width * band_height, False
+    low, median, high = np.percentile(widths, [10.0, 50.0, 90.0])
+    return float(median), bool(high - low <= config.uniform_spread * median)
 
 
 def _spaces(boxes: tuple[Box, ...], band_height: int, config: SegmentConfig) -> tuple[int, ...]:

@@ -59,7 +59,7 @@ def _line(style: str, rng: np.random.Generator) -> tuple[np.ndarray, str]:
 
 
 @pytest.mark.parametrize(
-    ("style", "required"), [("hershey", 0.97), ("dot_matrix", 0.85), ("seven_segment", 0.92)]
+    ("style", "required"), [("hershey", 0.98), ("dot_matrix", 0.9), ("seven_segment", 0.95)]
 )
 def test_generated_lines_split_into_the_right_number_of_characters(
     style: str, required: float
