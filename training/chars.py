@@ -404,13 +404,18 @@ def _drawn_boxes(
 
 
 def _aligned(found: tuple[Box, ...], drawn: tuple[Box, ...]) -> bool:
-    """One found box per drawn character, in order: each found box's centre column lies in
-    its drawn box (widened by a quarter of the box's width)."""
+    """One found box per drawn character, in order, each holding that character and no
+    neighbour: its centre column lies in the drawn box (widened by a quarter of its width),
+    most of it (60%) overlaps the drawn box, and it is not much wider than the drawn box (a
+    cut that takes half a neighbour, as a wrong dot-matrix split does, is not)."""
     if len(found) != len(drawn):
         return False
-    for (fx, _, fw, _), (dx, _, dw, _) in zip(found, drawn, strict=True):
+    for (fx, _, fw, fh), (dx, _, dw, _) in zip(found, drawn, strict=True):
         centre = fx + fw / 2.0
+        shared = min(fx + fw, dx + dw) - max(fx, dx)
         if not dx - 0.25 * dw <= centre <= dx + 1.25 * dw:
+            return False
+        if shared < 0.6 * fw or fw > 1.3 * dw + 0.1 * fh + 2:
             return False
     return True
 
