@@ -89,8 +89,11 @@ def read_labels(folder: Path) -> tuple[list[tuple[Path, str, str]], list[Problem
                     continue
                 rows.append((folder / row[0].strip(), row[1], where))
         return rows, problems
-    rows += [(path, path.stem.split("_")[0], str(path)) for path in sorted(folder.iterdir())
-             if path.suffix.lower() in IMAGE_SUFFIXES]
+    rows += [
+        (path, path.stem.split("_")[0], str(path))
+        for path in sorted(folder.iterdir())
+        if path.suffix.lower() in IMAGE_SUFFIXES
+    ]
     return rows, problems
 
 

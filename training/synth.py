@@ -129,8 +129,9 @@ def geometric(ink: FloatImage, rng: np.random.Generator, strength: float) -> Flo
     dst = src + persp.astype(np.float32)
     dst[:, 0] += (h / 2 - dst[:, 1]) * shear
     centre = np.array([w / 2, h / 2], dtype=np.float32)
-    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]],
-                        dtype=np.float32)
+    rotation = np.array(
+        [[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]], dtype=np.float32
+    )
     dst = (dst - centre) @ rotation.T + centre
     dst -= dst.min(axis=0)
     out_w = int(np.ceil(dst[:, 0].max())) + 1
