@@ -43,8 +43,14 @@ print(json.dumps([h["loss"] for h in state["history"]]))
 def test_line_training_runs_on_the_jax_backend(tmp_path: Path) -> None:
     pytest.importorskip("jax", reason="JAX is not installed (pip install -e '.[dev]' brings it)")
     environment = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
-    result = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path)], env=environment,
-                            capture_output=True, text=True, timeout=600, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(tmp_path)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     losses = json.loads(result.stdout.strip().splitlines()[-1])
     assert losses[-1] < 0.6 * losses[0]
