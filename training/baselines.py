@@ -8,7 +8,7 @@ cross-validation on the training split only, like the CNN's epochs, so the compa
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -42,15 +42,20 @@ class BaselineResult:
     fit_seconds: float
     predict_ms_per_char: float
     predictions: tuple[int, ...]
+    extra_accuracy: dict[str, float] = field(default_factory=dict)
+    """Accuracy of the same fitted model on further test sets, by name."""
 
     def summary(self) -> dict[str, Any]:
-        return {
+        summary = {
             "accuracy": round(self.accuracy, 5),
             "params": self.params,
             "cv_accuracy": round(self.cv_accuracy, 5),
             "fit_seconds": round(self.fit_seconds, 2),
             "predict_ms_per_char": round(self.predict_ms_per_char, 4),
         }
+        if self.extra_accuracy:
+            summary["extra_tests"] = {k: round(v, 5) for k, v in self.extra_accuracy.items()}
+        return summary
 
 
 def features(images: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
@@ -88,6 +93,7 @@ def _search(
     test: CharSet,
     seed: int,
     fit_limit: int = 0,
+    extra_tests: dict[str, CharSet] | None = None,
 ) -> BaselineResult:
     from sklearn.base import clone
     from sklearn.model_selection import GridSearchCV
@@ -107,6 +113,10 @@ def _search(
     started = time.monotonic()
     predicted = np.asarray(model.predict(x_test), dtype=np.int64)
     predict_ms = (time.monotonic() - started) * 1000.0 / max(1, len(x_test))
+    extra = {
+        name: float(np.mean(model.predict(features(extra_test.images)) == extra_test.labels))
+        for name, extra_test in (extra_tests or {}).items()
+    }
     return BaselineResult(
         name,
         float(np.mean(predicted == test.labels)),
@@ -115,6 +125,7 @@ def _search(
         fit_seconds,
         predict_ms,
         tuple(int(p) for p in predicted),
+        extra,
     )
 
 
@@ -125,14 +136,20 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else str(value)
 
 
-def knn_baseline(train: CharSet, test: CharSet, seed: int = 0) -> BaselineResult:
+def knn_baseline(
+    train: CharSet, test: CharSet, seed: int = 0, extra_tests: dict[str, CharSet] | None = None
+) -> BaselineResult:
     """k-nearest neighbours; k (and distance weighting) by cross-validation on ``train``."""
     from sklearn.neighbors import KNeighborsClassifier
 
-    return _search("knn", KNeighborsClassifier(), KNN_GRID, train, test, seed)
+    return _search(
+        "knn", KNeighborsClassifier(), KNN_GRID, train, test, seed, extra_tests=extra_tests
+    )
 
 
-def svm_baseline(train: CharSet, test: CharSet, seed: int = 0) -> BaselineResult:
+def svm_baseline(
+    train: CharSet, test: CharSet, seed: int = 0, extra_tests: dict[str, CharSet] | None = None
+) -> BaselineResult:
     """RBF support-vector machine; C and gamma by cross-validation on ``train`` (fitted on at
     most ``SVM_FIT_LIMIT`` images)."""
     from sklearn.svm import SVC
@@ -140,14 +157,19 @@ def svm_baseline(train: CharSet, test: CharSet, seed: int = 0) -> BaselineResult
     x_train = features(train.images)
     scale = 1.0 / (x_train.shape[1] * float(x_train.var()) or 1.0)
     grid: dict[str, list[Any]] = {"C": SVM_C, "gamma": [f * scale for f in SVM_GAMMA_FACTORS]}
-    return _search("svm", SVC(kernel="rbf"), grid, train, test, seed, SVM_FIT_LIMIT)
+    return _search("svm", SVC(kernel="rbf"), grid, train, test, seed, SVM_FIT_LIMIT, extra_tests)
 
 
 def run_baselines(
-    train: CharSet, test: CharSet, seed: int = 0, names: tuple[str, ...] = ("knn", "svm")
+    train: CharSet,
+    test: CharSet,
+    seed: int = 0,
+    names: tuple[str, ...] = ("knn", "svm"),
+    extra_tests: dict[str, CharSet] | None = None,
 ) -> dict[str, BaselineResult]:
+    """The named baselines fitted on ``train`` and tested on ``test`` (and ``extra_tests``)."""
     runners = {"knn": knn_baseline, "svm": svm_baseline}
     unknown = [n for n in names if n not in runners]
     if unknown:
         raise ValueError(f"unknown baselines: {', '.join(unknown)} (known: knn, svm)")
-    return {name: runners[name](train, test, seed) for name in names}
+    return {name: runners[name](train, test, seed, extra_tests) for name in names}

@@ -653,7 +653,7 @@ def run_char(options: CharRunOptions, log: Log = print) -> dict[str, Any]:
     config = options.config
     data, warnings = _load_data(options, log)
     train, test = data.train, data.test
-    baselines = run_baselines(train, test, config.seed, options.baselines)
+    baselines = run_baselines(train, test, config.seed, options.baselines, data.extra_tests)
     for baseline, result in baselines.items():
         log(f"{baseline}: test accuracy {result.accuracy:.4f} ({result.params})")
 
@@ -707,6 +707,20 @@ def run_char(options: CharRunOptions, log: Log = print) -> dict[str, Any]:
         "on one thread"
     )
 
+    extra_tests: dict[str, Any] = {}
+    for extra_name, extra_test in data.extra_tests.items():
+        extra_predicted = int8_probabilities(tflite, extra_test.images).argmax(axis=1)
+        extra_tests[extra_name] = {
+            "test_images": len(extra_test),
+            "cnn_float": round(
+                float(np.mean(predict(model, extra_test.images) == extra_test.labels)), 5
+            ),
+            "cnn_int8": round(float(np.mean(extra_predicted == extra_test.labels)), 5),
+            **{k: v.extra_accuracy[extra_name] for k, v in baselines.items()},
+            "per_kind": accuracy_by_kind(extra_test.labels, extra_predicted, extra_test.kinds),
+        }
+        log(f"{extra_name}: CNN int8 {extra_tests[extra_name]['cnn_int8']:.4f}")
+
     per_kind = accuracy_by_kind(test.labels, int8_predicted, test.kinds)
     for kind, row in per_kind.items():
         knn = baselines.get("knn")
@@ -749,6 +763,7 @@ def run_char(options: CharRunOptions, log: Log = print) -> dict[str, Any]:
             **{k: v.summary() for k, v in baselines.items()},
         },
         "per_kind": per_kind,
+        "extra_tests": extra_tests,
         "int8": int8_summary,
         "confusions": top_confusions(test.labels, int8_predicted, train.charset),
         "seconds": round(time.monotonic() - started, 1),
@@ -821,4 +836,10 @@ def train_char_command(
     for name in ("knn", "svm"):
         if name in results:
             typer.echo(f"  {name.upper():<10} {results[name]['accuracy']:.4f}")
+    for extra_name, extra in report["extra_tests"].items():
+        labels = {"cnn_float": "CNN float", "cnn_int8": "CNN int8", "knn": "KNN", "svm": "SVM"}
+        shown = ", ".join(
+            f"{label} {extra[key]:.4f}" for key, label in labels.items() if key in extra
+        )
+        typer.echo(f"  {extra_name} ({extra['test_images']} images): {shown}")
     return report

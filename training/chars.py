@@ -311,15 +311,22 @@ def _drawable(font: FontSpec, charset: str) -> str:
 
 @dataclass(frozen=True)
 class CharSynthConfig:
-    """How synthetic characters are drawn. ``degraded`` adds the line data's blur, low
-    resolution, noise and JPEG after composing; without it the print is only composed
-    (contrast, polarity, uneven light, paper texture)."""
+    """How synthetic characters are drawn. Every line is composed on paper (contrast, polarity,
+    uneven light, paper texture); ``degrade`` is the share of lines that then also get the line
+    data's camera degradations (blur, motion blur, low resolution, noise, JPEG), which at their
+    strongest leave a character no person could read."""
 
     min_height: int = 16
     max_height: int = 44
     min_length: int = 3
     max_length: int = 6
-    degraded: bool = True
+    degrade: float = 0.5
+
+
+PRINTED = CharSynthConfig(degrade=0.0)
+"""Printed characters as a camera sees them in focus: the held-out test of the char model."""
+DEGRADED = CharSynthConfig(degrade=1.0)
+"""Every line degraded: the harder held-out test, reported beside the printed one."""
 
 
 @dataclass
@@ -353,6 +360,14 @@ class CharSynthesizer:
         self, rng: np.random.Generator, height: int, width: int
     ) -> list[tuple[npt.NDArray[np.uint8], int, str, str]]:
         """(binned character, class, font, kind) for every character of one drawn line."""
+        return [
+            (bin_char(crop, height, width), label, font, kind)
+            for crop, label, font, kind in self.cuts(rng)
+        ]
+
+    def cuts(self, rng: np.random.Generator) -> list[tuple[npt.NDArray[np.uint8], int, str, str]]:
+        """(character cut as the device cuts it, class, font, kind) for every character of one
+        drawn line: any size, text bright on a dark background (``cut_char``)."""
         font, alphabet = self.pick(rng)
         kind = font.kind
         cfg = self.config
@@ -364,7 +379,7 @@ class CharSynthesizer:
             return []  # a character printed no ink (every dot dropped out): no exact label
         ink, boxes = _with_margins(rendered.ink, rendered.boxes, char_height, rng)
         composed, _ = compose(ink, rng)
-        if cfg.degraded:
+        if cfg.degrade >= 1.0 or (cfg.degrade > 0.0 and rng.random() < cfg.degrade):
             gray, _ = degrade(composed, char_height, rng)
         else:
             gray = np.clip(np.rint(composed), 0, 255).astype(np.uint8)
@@ -377,7 +392,7 @@ class CharSynthesizer:
             segmentation = replace(segmentation, boxes=drawn)
         crops = char_crops(segmentation)
         return [
-            (bin_char(crop, height, width), self._index[char], font.name, kind.value)
+            (crop, self._index[char], font.name, kind.value)
             for char, crop in zip(text, crops, strict=True)
             if int(crop.max()) >= BLANK_LEVEL  # degraded past reading: no label can be right
         ]
@@ -522,11 +537,13 @@ FOLDER_TEST_FRACTION = 0.25
 
 @dataclass
 class CharData:
-    """A training and a test split, and how they were made (for the report)."""
+    """A training and a test split, and how they were made (for the report); ``extra_tests``
+    are further test sets reported beside the main one (the degraded synthetic characters)."""
 
     train: CharSet
     test: CharSet
     description: dict[str, object]
+    extra_tests: dict[str, CharSet] = field(default_factory=dict)
 
 
 def resolve_char_data(
@@ -561,8 +578,11 @@ def resolve_char_data(
         train = generate_char_set(
             synthetic_train, seed, False, charset, height, width, workers=workers
         )
-        test = generate_char_set(
-            synthetic_test, seed + 10_000, True, charset, height, width, workers=workers
+        test, degraded = (
+            generate_char_set(
+                synthetic_test, seed + offset, True, charset, height, width, config, workers=workers
+            )
+            for offset, config in ((10_000, PRINTED), (10_001, DEGRADED))
         )
         return CharData(
             train,
@@ -570,8 +590,12 @@ def resolve_char_data(
             {
                 "source": "synthetic printed characters",
                 "train_fonts": sorted({s for s in train.sources}),
-                "test_fonts": sorted({s for s in test.sources}),
+                "train_degraded_share": CharSynthConfig().degrade,
+                "test": "held-out fonts and the procedural styles, printed (composed on paper, "
+                "no camera degradation); 'held_out_degraded': the same fonts, every line degraded",
+                "test_fonts": sorted(set(test.sources) | set(degraded.sources)),
             },
+            {"held_out_degraded": degraded},
         )
     folder = Path(data)
     loaded = load_char_folder(folder, charset, height, width)
@@ -632,21 +656,3 @@ def segmentation_lines(
         touching = any(b[0] <= a[0] + a[2] for a, b in itertools.pairwise(drawn))
         made += 1
         yield SegmentationLine(gray, text, font.kind.value, touching)
-
-
-def segmentation_accuracy(lines: Iterator[SegmentationLine]) -> dict[str, object]:
-    """Share of lines split into exactly as many characters as they print, overall, by print
-    style and for lines with touching characters."""
-    from edge_ocr.segment import segment_line
-
-    tally: dict[str, list[int]] = {}
-    for line in lines:
-        correct = int(len(segment_line(line.image).boxes) == len(line.text.replace(" ", "")))
-        for key in ("all", line.kind, "touching" if line.touching else "apart"):
-            tally.setdefault(key, [0, 0])
-            tally[key][0] += correct
-            tally[key][1] += 1
-    return {
-        key: {"lines": total, "correct": right, "accuracy": round(right / total, 4)}
-        for key, (right, total) in sorted(tally.items())
-    }

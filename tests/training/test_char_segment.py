@@ -3,12 +3,15 @@ dot-matrix, 7-segment), composed on paper as the line model's data is."""
 
 from __future__ import annotations
 
-from training.chars import segmentation_accuracy, segmentation_lines
+from pathlib import Path
+
+from training.chars import segmentation_lines
+from training.segment_report import segmentation_accuracy
 
 
 def test_composed_code_lines_split_into_the_right_number_of_characters() -> None:
     result = segmentation_accuracy(segmentation_lines(200, seed=21))
-    accuracy = {key: value["accuracy"] for key, value in result.items()}  # type: ignore[index]
+    accuracy = {key: value["accuracy"] for key, value in result.items()}
     # Measured on 3,000 such lines: see the char-mode figures in the README.
     assert accuracy["all"] >= 0.86, result
     assert accuracy["truetype"] >= 0.85, result
@@ -20,3 +23,20 @@ def test_segmentation_lines_are_reproducible() -> None:
     again = [line.text for line in segmentation_lines(5, seed=3)]
     assert first == again
     assert all(line.text.strip() == line.text for line in segmentation_lines(5, seed=3))
+
+
+def test_segmentation_command_writes_rates_and_a_figure(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from training.cli import app
+
+    result = CliRunner().invoke(
+        app, ["segmentation", "--lines", "12", "--seed", "5", "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "segmentation.json").read_text())
+    assert report["rates"]["all"]["lines"] == 12
+    assert report["held_out"] is True
+    assert (tmp_path / "segmentation.png").stat().st_size > 10_000

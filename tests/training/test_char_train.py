@@ -31,7 +31,7 @@ TINY = CharTrainConfig(
 def _chars(count: int, seed: int) -> CharSet:
     fonts = [f for f in synthetic_fonts(held_out=False) if f.name == "hershey-simplex"]
     return generate_char_set(
-        count, seed, charset=CHARSET, fonts=fonts, config=CharSynthConfig(degraded=False)
+        count, seed, charset=CHARSET, fonts=fonts, config=CharSynthConfig(degrade=0.0)
     )
 
 
@@ -124,6 +124,38 @@ def test_commands_give_one_line_errors(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "--pretrain must be 'synthetic'" in result.output
 
 
+@pytest.mark.parametrize("layout", ["missing", "images_without_labels", "bad_csv", "corrupt"])
+def test_bad_char_data_is_one_line_and_a_non_zero_exit(tmp_path: Path, layout: str) -> None:
+    """The issue's spelling ``train --kind char`` and the other char commands on data a user
+    gets wrong: no folder, images with neither labels.csv nor label folders, a labels.csv
+    without labels, only corrupt images."""
+    from training.cli import app
+
+    data = tmp_path / "data"
+    if layout != "missing":
+        data.mkdir()
+    if layout == "images_without_labels":
+        cv2.imwrite(str(data / "a.png"), np.full((40, 30), 200, np.uint8))
+    elif layout == "bad_csv":
+        cv2.imwrite(str(data / "a.png"), np.full((40, 30), 200, np.uint8))
+        (data / "labels.csv").write_text("file,label\na.png\n\n", encoding="utf-8")
+    elif layout == "corrupt":
+        (data / "7").mkdir()
+        (data / "7" / "x.png").write_bytes(b"not a png at all")
+    runner = CliRunner()
+    for command in (
+        ["train", "--kind", "char", "--data", str(data), "--out", str(tmp_path / "run")],
+        ["baseline", "--data", str(data)],
+        ["curve", "--data", str(data), "--out", str(tmp_path / "curve")],
+    ):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 2, (command, result.output)
+        errors = [line for line in result.output.splitlines() if "training: error:" in line]
+        assert len(errors) == 1, result.output
+        assert "Traceback" not in result.output
+        assert str(data) in errors[0]
+
+
 def test_baseline_command_on_a_folder(tmp_path: Path) -> None:
     from training.cli import app
 
@@ -168,3 +200,26 @@ def test_synthetic_pretraining_then_fine_tuning() -> None:
     with pytest.raises(ValueError, match="charset"):
         other = CharSet(pretrain.images, pretrain.labels, "abcd", pretrain.sources, pretrain.kinds)
         train_char_model(config, train, lambda _: None, other)
+
+
+def test_a_whole_char_run_reports_cnn_and_baselines_on_every_test_set(tmp_path: Path) -> None:
+    from training.char_train import train_char_command
+
+    report = train_char_command(
+        data="synthetic",
+        out=tmp_path,
+        charset=CHARSET,
+        synthetic_train=240,
+        synthetic_test=60,
+        epochs=3,
+        config=TINY,
+    )
+    saved = json.loads((tmp_path / "report.json").read_text())
+    assert saved["results"] == report["results"]
+    assert set(saved["results"]) == {"cnn_float", "cnn_int8", "knn", "svm"}
+    degraded = saved["extra_tests"]["held_out_degraded"]
+    assert degraded["test_images"] == 60
+    assert {"cnn_float", "cnn_int8", "knn", "svm", "per_kind"} <= set(degraded)
+    assert saved["int8"]["tflite_bytes"] == (tmp_path / "model.tflite").stat().st_size
+    for name in ("model.json", "training.png", "confusion.png", "errors.png"):
+        assert (tmp_path / name).is_file(), name

@@ -19,6 +19,7 @@ from training.chars import (
     load_char_folder,
     resolve_char_data,
     stratified_split,
+    synthetic_fonts,
 )
 from training.data import DatasetError
 
@@ -160,3 +161,34 @@ def test_resolve_rejects_test_data_for_fixed_splits(tmp_path: Path) -> None:
     split = resolve_char_data(str(folder))
     assert len(split.train) + len(split.test) == 8
     assert set(split.test.texts()) == {"1", "2"}
+
+
+def test_synthetic_split_tests_printed_and_degraded_held_out_characters() -> None:
+    split = resolve_char_data("synthetic", synthetic_train=40, synthetic_test=30)
+    assert len(split.train) == 40
+    assert len(split.test) == 30
+    assert set(split.extra_tests) == {"held_out_degraded"}
+    degraded = split.extra_tests["held_out_degraded"]
+    assert len(degraded) == 30
+    held_out = {font.name for font in synthetic_fonts(held_out=True)}
+    assert set(split.test.sources) | set(degraded.sources) <= held_out
+    assert not np.array_equal(split.test.images, degraded.images)
+
+
+def test_synth_chars_writes_a_folder_the_char_loader_reads(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from training.cli import app
+
+    out = tmp_path / "chars"
+    result = CliRunner().invoke(
+        app, ["synth", "--kind", "chars", "--count", "30", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    loaded = load_char_folder(out)
+    assert len(loaded) == 30
+    assert not loaded.problems
+    assert set(loaded.charset) <= set(CHAR_CHARSET)
+    crop = cv2.imread(str(out / "000000.png"), cv2.IMREAD_GRAYSCALE)
+    assert crop is not None
+    assert np.median(crop) > 128  # dark print on light paper, as a scan would be

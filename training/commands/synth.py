@@ -15,8 +15,9 @@ def synth(
         str,
         typer.Option(
             "--kind",
-            help="lines (printed codes), captcha (mixed captcha styles) or imagecaptcha "
-            "(the captcha package only).",
+            help="lines (printed codes), captcha (mixed captcha styles), imagecaptcha "
+            "(the captcha package only) or chars (single characters cut from printed lines "
+            "as the device cuts them; labels.csv is file,label, for train --kind char).",
         ),
     ] = "lines",
     count: Annotated[int, typer.Option("--count", min=1)] = 100,
@@ -35,12 +36,15 @@ def synth(
 
     from training.synth import synthetic_sources
 
-    if kind not in ("lines", "captcha", "imagecaptcha"):
+    if kind not in ("lines", "captcha", "imagecaptcha", "chars"):
         typer.echo(
-            f"training: error: --kind must be lines, captcha or imagecaptcha, not {kind!r}",
+            f"training: error: --kind must be lines, captcha, imagecaptcha or chars, not {kind!r}",
             err=True,
         )
         raise typer.Exit(2)
+    if kind == "chars":
+        _synth_chars(out, count, seed, held_out, tuple(fonts or ()))
+        return
     try:
         source = synthetic_sources(kind, held_out, tuple(fonts or ()))
     except (FileNotFoundError, ValueError) as error:
@@ -57,3 +61,28 @@ def synth(
             cv2.imwrite(str(out / name), sample.image)
             writer.writerow([name, sample.text, sample.font, sample.font_kind])
     typer.echo(f"wrote {count} images and labels.csv to {out}")
+
+
+def _synth_chars(out: Path, count: int, seed: int, held_out: bool, fonts: tuple[Path, ...]) -> None:
+    """``count`` character crops and ``labels.csv`` (``file,label,font,style``)."""
+    import cv2
+    import numpy as np
+
+    from training.chars import CharSynthesizer
+    from training.fonts import all_fonts, split_fonts
+
+    train_fonts, test_fonts = split_fonts(all_fonts(fonts))
+    synthesizer = CharSynthesizer(test_fonts if held_out else train_fonts)
+    rng = np.random.default_rng(seed)
+    out.mkdir(parents=True, exist_ok=True)
+    written = 0
+    with (out / "labels.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "label", "font", "style"])
+        while written < count:
+            for crop, label, font, style in synthesizer.cuts(rng)[: count - written]:
+                name = f"{written:06d}.png"
+                cv2.imwrite(str(out / name), 255 - crop)  # dark print on light, as scanned
+                writer.writerow([name, synthesizer.charset[label], font, style])
+                written += 1
+    typer.echo(f"wrote {written} character crops and labels.csv to {out}")

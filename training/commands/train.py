@@ -41,7 +41,9 @@ def train(
     test_data: Annotated[
         str | None, typer.Option("--test-data", help="Labelled folder to report on.")
     ] = None,
-    epochs: Annotated[int, typer.Option("--epochs", min=1)] = 16,
+    epochs: Annotated[
+        int | None, typer.Option("--epochs", min=1, help="Default: 16 (line), 80 (char).")
+    ] = None,
     steps_per_epoch: Annotated[
         int, typer.Option("--steps-per-epoch", min=0, help="0 = a full pass.")
     ] = 1500,
@@ -62,7 +64,14 @@ def train(
     if kind == "char":
         from training.char_train import train_char_command  # built with char mode
 
-        train_char_command(data=data, out=out, pretrain=pretrain, epochs=epochs, seed=seed)
+        train_char_command(
+            data=data,
+            out=out,
+            pretrain=pretrain,
+            epochs=epochs or 80,
+            seed=seed,
+            test_data=test_data,
+        )
         return
     if kind != "line":
         typer.echo(f"training: error: --kind must be line or char, not {kind!r}", err=True)
@@ -75,7 +84,7 @@ def train(
         config=TrainConfig(
             out=str(out),
             name=out.name,
-            epochs=epochs,
+            epochs=epochs or 16,
             batch_size=batch_size,
             learning_rate=learning_rate,
             width=width,
