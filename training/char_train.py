@@ -528,6 +528,8 @@ class CharRunOptions:
     reject_threshold: float = 0.5
     workers: int = 1
     name: str = ""
+    recipe: str = ""
+    """The command line that makes this run, kept in the model contract (bundled models)."""
 
 
 def accuracy_by_kind(
@@ -692,6 +694,7 @@ def run_char(options: CharRunOptions, log: Log = print) -> dict[str, Any]:
             "train_images": len(train),
             "pretrain": options.pretrain,
             "params": int(model.count_params()),
+            **({"recipe": options.recipe} if options.recipe else {}),
         },
         reject_threshold=options.reject_threshold,
     )

@@ -223,3 +223,22 @@ def test_a_whole_char_run_reports_cnn_and_baselines_on_every_test_set(tmp_path: 
     assert saved["int8"]["tflite_bytes"] == (tmp_path / "model.tflite").stat().st_size
     for name in ("model.json", "training.png", "confusion.png", "errors.png"):
         assert (tmp_path / name).is_file(), name
+
+
+def test_char_recipes_match_their_command_lines(tmp_path: Path) -> None:
+    from training.char_recipes import char_recipes
+    from training.cli import app
+
+    recipes = char_recipes(str(tmp_path))
+    assert recipes["chars"].install
+    assert not recipes["char-digits"].install  # the bench finds it in runs/char-digits
+    for name, recipe in recipes.items():
+        options = recipe.options
+        assert options.out == f"{tmp_path}/{name}"
+        words = recipe.command.split()
+        assert words[:4] == ["python", "-m", "training", "train-char"]
+        assert words[words.index("--data") + 1] == options.data
+        assert int(words[words.index("--epochs") + 1]) == options.config.epochs
+    result = CliRunner().invoke(app, ["bundle", "--only", "nothing", "--runs", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "chars" in result.output and "char-digits" in result.output

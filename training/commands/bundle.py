@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from dataclasses import replace
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -37,7 +38,10 @@ def _with_prerequisites(names: list[str], recipes: dict[str, Recipe]) -> list[st
 def bundle(
     only: Annotated[
         list[str] | None,
-        typer.Option("--only", help="Train just these recipes (lines, captcha, or a -base stage)."),
+        typer.Option(
+            "--only",
+            help="Train just these recipes (lines, captcha, a -base stage, chars, char-digits).",
+        ),
     ] = None,
     runs: Annotated[
         Path, typer.Option("--runs", help="Where the runs (checkpoints, reports) go.")
@@ -48,22 +52,38 @@ def bundle(
 ) -> None:
     """Train, evaluate and export each bundled model with its recipe (resumes interrupted runs)."""
     from edge_ocr.model import BUNDLED_DIR
+    from training.char_recipes import char_recipes
+    from training.char_train import run_char
     from training.line_run import run_line
     from training.recipes import bundled_recipes
 
     recipes = bundled_recipes(str(runs))
+    chars = char_recipes(str(runs))
     for name in only or []:
-        if name not in recipes:
-            typer.echo(f"training: error: no recipe {name!r} (have {', '.join(recipes)})", err=True)
+        if name not in recipes and name not in chars:
+            known = ", ".join([*recipes, *chars])
+            typer.echo(f"training: error: no recipe {name!r} (have {known})", err=True)
             raise typer.Exit(2)
-    for name in _with_prerequisites(only or list(recipes), recipes):
+    line_names = [n for n in only or list(recipes) if n in recipes]
+    for name in [n for n in only or list(chars) if n in chars]:
+        char_recipe = chars[name]
+        started = time.monotonic()
+        run_char(replace(char_recipe.options, recipe=char_recipe.command), _prefixed_log(name))
+        typer.echo(f"[{name}] done in {(time.monotonic() - started) / 60:.0f} min")
+        if install and char_recipe.install:
+            _install(Path(char_recipe.options.out), name, BUNDLED_DIR)
+    for name in _with_prerequisites(line_names, recipes):
         recipe = recipes[name]
         started = time.monotonic()
         run_line(recipe.options, log=_prefixed_log(name))
         run_dir = Path(recipe.options.config.out)
         typer.echo(f"[{name}] done in {(time.monotonic() - started) / 60:.0f} min")
         if install and recipe.install:
-            shutil.copyfile(run_dir / "model.tflite", BUNDLED_DIR / f"{name}.tflite")
-            shutil.copyfile(run_dir / "model.json", BUNDLED_DIR / f"{name}.json")
-            shutil.copyfile(run_dir / "report.json", BUNDLED_DIR / f"{name}.report.json")
-            typer.echo(f"[{name}] installed in {BUNDLED_DIR}")
+            _install(run_dir, name, BUNDLED_DIR)
+
+
+def _install(run_dir: Path, name: str, bundled_dir: Path) -> None:
+    shutil.copyfile(run_dir / "model.tflite", bundled_dir / f"{name}.tflite")
+    shutil.copyfile(run_dir / "model.json", bundled_dir / f"{name}.json")
+    shutil.copyfile(run_dir / "report.json", bundled_dir / f"{name}.report.json")
+    typer.echo(f"[{name}] installed in {bundled_dir}")
