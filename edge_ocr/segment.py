@@ -615,18 +615,11 @@ def segment_line(crop: LineCrop, config: SegmentConfig = SegmentConfig()) -> Seg
         whole = _Group(0, clean.shape[1], 0, clean.shape[0], 0)
         cuts = [round((columns[i - 1] + columns[i]) / 2.0) for i in starts]
         pieces = _cut(whole, clean, cuts, 0)
-        # A piece with a fraction of a character's dots, or a single column of little ink, is
-        # a stray blob: every 5x7 character spans 2 columns or more, and the smallest, '.',
-        # has 4 of a typical character's 12-20 dots.
         typical = float(np.median([p.area for p in pieces])) if pieces else 0.0
         boxes = [
             p
             for p in pieces
-            if p.area >= config.dot_min_ink * typical
-            and (
-                int(np.count_nonzero((columns >= p.x0) & (columns < p.x1))) > 1
-                or p.area >= 0.4 * typical
-            )
+            if _dot_piece_is_character(p, clean, columns, typical, band, grid, config)
         ]
     else:
         groups = [
@@ -648,6 +641,36 @@ def segment_line(crop: LineCrop, config: SegmentConfig = SegmentConfig()) -> Seg
     result = tuple((g.x0, g.y0, g.x1 - g.x0, g.y1 - g.y0) for g in boxes)
     spaces = _spaces(result, band_height, config)
     return Segmentation(normalised, result, band, spaces, grid is not None, shear)
+
+
+def _dot_piece_is_character(
+    piece: _Group,
+    clean: npt.NDArray[np.bool_],
+    columns: npt.NDArray[np.float64],
+    typical: float,
+    band: tuple[int, int],
+    grid: _DotGrid,
+    config: SegmentConfig,
+) -> bool:
+    """Whether a piece of dot-matrix print is a character, not a stray blob. A piece with a
+    fraction of a character's dots is a blob (the smallest character, '.', has 4 of a typical
+    12-20 dots); so is a single column of little ink, unless it sits where '.' does (on the
+    baseline, at most two dot rows tall) or is shaped like ':' (two short runs of dots one
+    above the other): bold or jittered print merges their two dot columns into one."""
+    if piece.area < config.dot_min_ink * typical:
+        return False
+    if int(np.count_nonzero((columns >= piece.x0) & (columns < piece.x1))) > 1:
+        return True
+    if piece.area >= 0.4 * typical:
+        return True
+    pitch = grid.pitch
+    height = piece.y1 - piece.y0
+    if piece.y1 - 1 >= band[1] - 0.6 * pitch and height <= 1.2 * pitch + grid.diameter:
+        return True  # '.'
+    rows = clean[piece.y0 : piece.y1, piece.x0 : piece.x1].any(axis=1)
+    runs = np.flatnonzero(np.diff(np.concatenate([[0], rows.astype(np.int8), [0]])))
+    lengths = runs[1::2] - runs[::2]
+    return len(lengths) == 2 and bool(np.all(lengths <= 1.2 * pitch + grid.diameter))  # ':'
 
 
 def _typical_width(
