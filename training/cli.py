@@ -6,6 +6,7 @@ import typer
 
 from training.commands import baseline as baseline_command
 from training.commands import bundle as bundle_command
+from training.commands import calibrate as calibrate_command
 from training.commands import curve as curve_command
 from training.commands import segmentation as segmentation_command
 from training.commands import synth as synth_command
@@ -26,6 +27,7 @@ app.command(name="train-char")(train_char_command.train_char)
 app.command(name="baseline")(baseline_command.baseline)
 app.command(name="curve")(curve_command.curve)
 app.command(name="segmentation")(segmentation_command.segmentation)
+app.command(name="calibrate")(calibrate_command.calibrate)
 
 
 @app.callback()

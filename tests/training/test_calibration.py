@@ -52,3 +52,31 @@ def test_held_out_draw_renders_any_text() -> None:
     for text in ("LOT A7K2291", "12:30", "EXP 2027-04-11"):
         ink, height = draw(text, rng)
         assert ink.dtype == np.float32 and ink.max() > 0.5 and 20 <= height < 40
+
+
+def test_calibrate_command_writes_the_report_and_the_ocv_stream(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from training.cli import app
+
+    out = tmp_path / "cal"
+    arguments = ["calibrate", "lines", "--out", str(out), "--lines", "24"]
+    result = CliRunner().invoke(app, [*arguments, "--per-template", "4", "--ocv-items", "30"])
+    assert result.exit_code == 0, result.output
+    assert "OCV on 30 items" in result.output
+    assert json.loads((out / REPORT_NAME).read_text())["line_confidence"]["samples"] == 24
+    ocv = json.loads((out / "ocv.json").read_text())
+    assert ocv["items"] == 30 and sum(sum(v.values()) for v in ocv["verdicts"].values()) == 30
+    assert (out / PLOT_NAME).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_calibrate_command_refuses_a_bad_model(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from training.cli import app
+
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(b"not a model")
+    result = CliRunner().invoke(app, ["calibrate", str(bad), "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output and "error" in result.output
