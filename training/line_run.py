@@ -104,6 +104,24 @@ def int8_reads(tflite: Path, line_set: LineSet) -> tuple[list[str], list[float]]
     return reads, confidences
 
 
+def calibration_summary(tflite: Path, held_out: LineSet, kind: str) -> dict[str, Any]:
+    """The calibration report (``calibration/`` in the run folder: reliability plot, ECE, reject
+    curve; for code lines also what field templates buy) and its headline figures."""
+    from training.calibration import DEFAULT_TEMPLATES, write_calibration_report
+
+    figures = write_calibration_report(
+        tflite,
+        held_out,
+        tflite.parent / "calibration",
+        templates=DEFAULT_TEMPLATES if kind == "lines" else (),
+    )
+    return {
+        "character_ece": figures["characters"]["ece"],
+        "line_ece": figures["line_confidence"]["ece"],
+        "report": "calibration/calibration.json",
+    }
+
+
 def run_line(options: LineRunOptions, log: Log = print, verbose: bool = True) -> dict[str, Any]:
     """Train (resuming when a checkpoint exists), evaluate float and int8, export, report."""
     import keras
@@ -196,6 +214,7 @@ def run_line(options: LineRunOptions, log: Log = print, verbose: bool = True) ->
             worst_errors_sheet(
                 line_set.images, line_set.texts, reads, confidences, run_dir / "worst_errors.png"
             )
+    report["calibration"] = calibration_summary(tflite, test_sets["held_out_fonts"], options.kind)
     plot_learning_curve(state["history"], run_dir / "learning_curve.png")
     write_json(report, run_dir / "report.json")
     return report

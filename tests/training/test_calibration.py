@@ -80,3 +80,17 @@ def test_calibrate_command_refuses_a_bad_model(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["calibrate", str(bad), "--out", str(tmp_path / "x")])
     assert result.exit_code == 2
     assert "Traceback" not in result.output and "error" in result.output
+
+
+def test_training_report_summary_points_at_the_calibration_folder(tmp_path: Path) -> None:
+    import shutil
+
+    from edge_ocr.model import BUNDLED_DIR
+    from training.line_run import calibration_summary
+
+    for suffix in (".tflite", ".json"):
+        shutil.copyfile(BUNDLED_DIR / f"lines{suffix}", tmp_path / f"model{suffix}")
+    summary = calibration_summary(tmp_path / "model.tflite", held_out_lines(24, seed=3), "captcha")
+    assert 0.0 <= summary["character_ece"] <= 1.0 and 0.0 <= summary["line_ece"] <= 1.0
+    report = json.loads((tmp_path / summary["report"]).read_text())
+    assert "constrained_decoding" not in report  # templates are for code lines only
