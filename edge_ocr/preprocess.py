@@ -85,6 +85,8 @@ def bin_char(crop: LineCrop, height: int, width: int) -> BinnedLine:
     if gray.shape[0] < 2 or gray.shape[1] < 2:
         raise ValueError(f"crop too small to read: {gray.shape[1]}x{gray.shape[0]} px")
     normalised = stretch_contrast(gray)
+    if not normalised.any():
+        normalised = _stretch_sparse(gray)
     scale = min(height / gray.shape[0], width / gray.shape[1])
     new_h = max(1, min(height, round(gray.shape[0] * scale)))
     new_w = max(1, min(width, round(gray.shape[1] * scale)))
@@ -95,6 +97,21 @@ def bin_char(crop: LineCrop, height: int, width: int) -> BinnedLine:
     left = (width - new_w) // 2
     canvas[top : top + new_h, left : left + new_w] = resized
     return canvas
+
+
+def _stretch_sparse(gray: LineCrop) -> LineCrop:
+    """A mark on under 2% of its crop, as '.' or ':' cut over a whole text band, is flat
+    between the percentiles ``stretch_contrast`` uses: stretch it from the background (the
+    median) to the extreme on the ink side, the side further from the median."""
+    values = gray.astype(np.float32)
+    median = float(np.median(values))
+    bright, dark = float(values.max()) - median, median - float(values.min())
+    span = max(bright, dark)
+    if span < MIN_CONTRAST:
+        return np.zeros_like(gray)
+    ink = values - median if bright >= dark else median - values
+    result: LineCrop = np.rint(np.clip(ink * (255.0 / span), 0.0, 255.0)).astype(np.uint8)
+    return result
 
 
 def to_model_float(binned: BinnedLine) -> FloatArray:

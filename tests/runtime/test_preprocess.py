@@ -60,3 +60,19 @@ def test_bin_char_keeps_aspect_and_centres() -> None:
     columns = np.flatnonzero(binned.any(axis=0))
     assert abs((columns[0] + columns[-1]) / 2 - 11.5) <= 1.5
     assert to_model_float(binned).shape == (32, 24, 1)
+
+
+@pytest.mark.parametrize("dark_on_light", [True, False])
+def test_bin_char_keeps_a_full_stop_that_covers_under_two_percent_of_its_crop(
+    dark_on_light: bool,
+) -> None:
+    """A '.' cut over the whole text band is a few pixels of a tall crop: the percentile
+    stretch sees only paper there, and the mark must not vanish."""
+    paper, ink = (210, 40) if dark_on_light else (30, 190)
+    crop = np.full((60, 45), paper, np.uint8)
+    crop[48:53, 20:25] = ink  # 25 of 2,700 pixels
+    binned = bin_char(crop, 32, 24)
+    assert binned.max() >= 200
+    rows = np.flatnonzero(binned.max(axis=1) > 100)
+    assert rows.min() > 20  # still at the bottom of the band, where a '.' sits
+    assert not bin_char(np.full((60, 45), paper, np.uint8), 32, 24).any()
