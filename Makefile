@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 export TF_CPP_MIN_LOG_LEVEL := 3
+BENCH_ARGS ?=  # e.g. make bench BENCH_ARGS=--quick
 
 .PHONY: demo test lint model bench clean setup setup-dev
 
@@ -42,7 +43,7 @@ model: $(VENV)/.dev
 ## bench: measure edge-ocr and its peers; results in bench/results/
 bench: $(VENV)/.dev
 	bash bench/install_peers.sh $(PY)
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache firmware_bridge/c/build
