@@ -177,6 +177,7 @@ def plot_reliability(characters: Reliability, lines: Reliability, out: Path, tit
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     figure, axes = plt.subplots(
         2, 2, figsize=(10, 6), gridspec_kw={"height_ratios": [3, 1]}, sharex="col"
@@ -212,6 +213,7 @@ def plot_reliability(characters: Reliability, lines: Reliability, out: Path, tit
         shares = [b.count / max(1, diagram.samples) for b in diagram.bins]
         bottom.bar(centres, shares, width=width * 0.9, color="tab:grey")
         bottom.set_yscale("log")
+        bottom.yaxis.set_minor_formatter(NullFormatter())
         bottom.set_xlabel("confidence")
         bottom.set_ylabel("share")
     figure.suptitle(title)
