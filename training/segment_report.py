@@ -109,5 +109,5 @@ def plot(rates: dict[str, dict[str, float]], examples: list[Example], out: Path)
             color="darkgreen" if example.right else "darkred",
         )
     figure.tight_layout()
-    figure.savefig(out, dpi=100)
+    figure.savefig(out, dpi=80)
     plt.close(figure)
