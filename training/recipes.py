@@ -9,7 +9,7 @@ them more training without throwing away what they learned.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from training.line_run import LineRunOptions
 from training.train import TrainConfig
@@ -48,8 +48,6 @@ def _line_options(
 
 
 def _warm_restart(base: LineRunOptions, out: str, epochs: int) -> LineRunOptions:
-    from dataclasses import replace
-
     config = replace(
         base.config,
         out=out,

@@ -262,13 +262,15 @@ def train_line_model(
     run_dir = Path(config.out)
     run_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
-    alignable = ctc_alignable(train_set.texts, config.model_config().time_steps)
-    if not alignable.all():
+    images, texts = train_set.images, train_set.texts
+    alignable = ctc_alignable(texts, config.model_config().time_steps)
+    if not alignable.all():  # a masked copy of a large set costs gigabytes: only when needed
         log(f"left out {int((~alignable).sum())} lines too long for the model's time steps")
-    texts = [t for t, keep in zip(train_set.texts, alignable, strict=True) if keep]
+        images = images[alignable]
+        texts = [t for t, keep in zip(texts, alignable, strict=True) if keep]
     labels = encode_labels(texts, config.charset, MAX_LABEL_LENGTH)
     batches = LineBatches(
-        train_set.images[alignable],
+        images,
         labels,
         config.batch_size,
         config.seed,
