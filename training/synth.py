@@ -311,6 +311,31 @@ class LineSynthesizer:
         return Sample(gray, text, font.name, font.kind.value, tuple(notes + composed + degraded))
 
 
+class _SeededSecrets:
+    """The three ``secrets`` functions ImageCaptcha (captcha >= 0.5) draws its distortions from,
+    backed by a seeded generator: with the OS's randomness no captcha set could be drawn twice,
+    so neither training data nor benchmark sets were reproducible from their seeds."""
+
+    def __init__(self, seed: int) -> None:
+        self._random = random.Random(seed)
+
+    def choice(self, sequence: Any) -> Any:
+        return self._random.choice(sequence)
+
+    def randbelow(self, n: int) -> int:
+        return self._random.randrange(n)
+
+    def randbits(self, k: int) -> int:
+        return self._random.getrandbits(k)
+
+
+def _seed_imagecaptcha(seed: int) -> None:
+    import captcha.image
+
+    random.seed(seed)  # older captcha releases draw from the global random module
+    captcha.image.secrets = _SeededSecrets(seed)  # type: ignore[attr-defined]
+
+
 class CaptchaSynthesizer:
     """Images from the ``captcha`` package's ImageCaptcha, as web sites generate them."""
 
@@ -332,7 +357,7 @@ class CaptchaSynthesizer:
             self._generators = [ImageCaptcha(width=w, height=h) for w, h in self.sizes]
         text = texts.captcha_text(rng, self.min_length, self.max_length)
         generator = self._generators[int(rng.integers(len(self._generators)))]
-        random.seed(int(rng.integers(2**31)))  # ImageCaptcha draws from the global random module
+        _seed_imagecaptcha(int(rng.integers(2**31)))
         image = generator.generate_image(text)
         gray = cv2.cvtColor(np.asarray(image.convert("RGB")), cv2.COLOR_RGB2GRAY)
         return Sample(gray, text, "captcha-imagecaptcha", "captcha", ("captcha",))
