@@ -333,7 +333,7 @@ def _seed_imagecaptcha(seed: int) -> None:
     import captcha.image
 
     random.seed(seed)  # older captcha releases draw from the global random module
-    captcha.image.secrets = _SeededSecrets(seed)  # type: ignore[attr-defined]
+    captcha.image.secrets = _SeededSecrets(seed)  # type: ignore[attr-defined,assignment]
 
 
 class CaptchaSynthesizer:
