@@ -51,6 +51,29 @@ class SegmentConfig:
     dot_char_slack: float = 0.9
     """Slack, in dot pitches, on the width of a 5-column character (bold prints double each dot
     0.35 pitch to the right; dots jitter)."""
+    dot_row_tolerance: float = 0.6
+    """Pixels a dot centre may lie off its grid row when fitting the row pitch (at least 0.2
+    pitch); centres are whole pixels. More lets thin strokes of other print at a 2-3 pixel
+    pitch pass for a grid."""
+    dot_waist: float = 0.6
+    """Where dots are too small for the roundness test (a 2-3 pixel pitch), this fraction of the
+    dot centres pinched to their neighbour, on regular columns, still means dot-matrix (strokes
+    of other print pinch at most ~0.4)."""
+    dot_waist_regular: float = 0.6
+    """Share of one-pitch steps between dot columns the ``dot_waist`` test also needs."""
+    dot_advance: tuple[float, float] = (4.85, 6.5)
+    """Range, in dot pitches, of the advance from one dot-matrix character to the next: 5
+    columns and a gap of 1 (none blank) to about 2.5 columns."""
+    dot_cell_tolerance: float = 0.3
+    """A dot column within this many pitches of the cell grid lies on it (dots jitter; bold
+    print doubles each dot 0.35 pitch to the right, moving its column's centre half that)."""
+    dot_cell_fit: float = 0.85
+    """Share of the dot columns the cell grid must hold; otherwise the line is cut into the
+    fewest 5-column characters instead."""
+    dot_cell_slack: float = 0.05
+    """Cell grids holding this share of the dot columns fewer than the best one still compete
+    on their number of cells: an advance of 5 pitches fits any columns, so the best fit alone
+    would cut wider cells into 5-column ones."""
     slants: tuple[float, ...] = tuple(round(0.05 * k, 2) for k in range(-7, 8))
     """Shears tried when straightening italic or slanted print (pixels per row)."""
     stack_overlap: float = 0.5
@@ -376,7 +399,7 @@ def _dot_grid(
     band are dots; fragments of an eroded ordinary font are upright slivers on no such grid.
     """
     band_height = band[1] - band[0] + 1
-    peaks = _peak_grid(mask, band)
+    peaks = _peak_grid(mask, band, config)
     if peaks is not None:
         return peaks
     kernel = np.ones((3, 3), np.uint8)
@@ -397,7 +420,7 @@ def _dot_grid(
         # Centres of the top and bottom dot of each component (a run of touching dots counts)
         ends = [g.y0 + (diameter - 1) / 2 for g in dots] + [g.y1 - (diameter + 1) / 2 for g in dots]
         diameter += 2 * erosion
-        pitch = _fit_pitch(np.array(ends), (band_height - diameter) / 6.0)
+        pitch = _fit_pitch(np.array(ends), (band_height - diameter) / 6.0, config.dot_row_tolerance)
         ink_columns = int(mask[band[0] : band[1] + 1].any(axis=0).sum())
         if pitch is not None and len(dots) >= 2.2 * ink_columns / (4.0 * pitch + diameter):
             columns = _dot_columns(components, pitch, diameter - 2 * erosion)
@@ -405,7 +428,9 @@ def _dot_grid(
     return None
 
 
-def _peak_grid(mask: npt.NDArray[np.bool_], band: tuple[int, int]) -> _DotGrid | None:
+def _peak_grid(
+    mask: npt.NDArray[np.bool_], band: tuple[int, int], config: SegmentConfig
+) -> _DotGrid | None:
     """Dot-matrix found by the centres of its dots, even where dots overlap and merge.
 
     A dot's centre is a local maximum of the distance to the nearest background pixel, and
@@ -430,25 +455,31 @@ def _peak_grid(mask: npt.NDArray[np.bool_], band: tuple[int, int]) -> _DotGrid |
     spacing = (0.7 * guess) ** 2
     for index in order:  # one point per dot: drop maxima closer than 0.6 pitch to a kept one
         y, x = float(ys[index]), float(xs[index])
+        if not band[0] - radius <= y <= band[1] + radius:
+            continue  # a speck above or below the line is no dot of it
         if all((y - a) ** 2 + (x - b) ** 2 >= spacing for a, b in kept):
             kept.append((y, x))
     if len(kept) < 8:
         return None
     points = np.array(kept)
-    pitch = _fit_pitch(points[:, 0], guess)
+    pitch = _fit_pitch(points[:, 0], guess, config.dot_row_tolerance)
     if pitch is None:
         return None
     centres_x: npt.NDArray[np.float64] = np.sort(points[:, 1]).astype(np.float64)
     runs = np.split(centres_x, np.flatnonzero(np.diff(centres_x) >= 0.5 * pitch) + 1)
     steps = np.diff([float(run.mean()) for run in runs]) / pitch
     regular = float(np.mean((steps > 0.75) & (steps < 1.3))) if steps.size else 0.0
-    if regular < 0.5 or not _dotted(distance, points, pitch, regular):
+    if regular < 0.5 or not _dotted(distance, points, pitch, regular, config):
         return None
     return _DotGrid(pitch, 2.0 * radius, _cluster(centres_x, 0.55 * pitch))
 
 
 def _dotted(
-    distance: npt.NDArray[np.float32], points: npt.NDArray[np.float64], pitch: float, regular: float
+    distance: npt.NDArray[np.float32],
+    points: npt.NDArray[np.float64],
+    pitch: float,
+    regular: float,
+    config: SegmentConfig,
 ) -> bool:
     """Whether the distance maxima are dots: mostly round blobs; or, where big dots overlap
     into scalloped strokes and are no longer round, very regular columns and strokes pinched
@@ -456,7 +487,10 @@ def _dotted(
     roundness = _roundness(distance, [(float(y), float(x)) for y, x in points])
     if roundness >= 0.5:
         return True
-    return roundness >= 0.35 and regular >= 0.7 and _waisted(distance, points, pitch) >= 0.2
+    waisted = _waisted(distance, points, pitch)
+    if regular >= config.dot_waist_regular and waisted >= config.dot_waist:
+        return True
+    return roundness >= 0.35 and regular >= 0.7 and waisted >= 0.2
 
 
 def _waisted(
@@ -526,7 +560,7 @@ def _dot_columns(
     return _cluster(np.array(centres), 0.55 * pitch)
 
 
-def _fit_pitch(centres: npt.NDArray[np.float64], guess: float) -> float | None:
+def _fit_pitch(centres: npt.NDArray[np.float64], guess: float, tolerance: float) -> float | None:
     """The row pitch near ``guess`` that puts the most dot centres on a grid of 5 to 7 rows;
     None unless it holds at least 80% of them."""
     if guess < 1.2:
@@ -535,7 +569,7 @@ def _fit_pitch(centres: npt.NDArray[np.float64], guess: float) -> float | None:
     for pitch in np.linspace(0.8 * guess, 1.2 * guess, 41):
         phase = np.angle(np.exp(2j * np.pi * centres / pitch).mean())
         position = (centres - phase / (2 * np.pi) * pitch) / pitch
-        on_grid = np.abs(position - np.round(position)) < max(0.2, 0.6 / pitch)
+        on_grid = np.abs(position - np.round(position)) < max(0.2, tolerance / pitch)
         rows = np.round(position[on_grid])
         score = float(on_grid.mean()) - 0.05 * abs(pitch / guess - 1.0)
         if rows.size and 4 <= rows.max() - rows.min() <= 6 and (best is None or score > best[0]):
@@ -543,6 +577,58 @@ def _fit_pitch(centres: npt.NDArray[np.float64], guess: float) -> float | None:
     if best is None or best[0] < 0.78:
         return None
     return best[1]
+
+
+def _dot_cells(
+    columns: npt.NDArray[np.float64], pitch: float, config: SegmentConfig
+) -> list[int] | None:
+    """Cuts between the characters of dot-matrix print from its monospaced cell grid.
+
+    A 5x7 printer puts every character, space included, in a cell of the same advance ``A``
+    (5 dot columns and a gap of at least one), so every dot column sits at
+    ``phase + i * A + j * pitch`` with ``j`` in 0-4. The advance and phase that put the most
+    columns on that lattice give each column its cell ``i``; where printers leave no blank
+    column (``A`` = 5 pitches) several phases fit, and the one with the fewest cells, then the
+    most cells using both their first and last column, wins. Returns the columns to cut at,
+    or None when no lattice holds ``dot_cell_fit`` of the columns.
+    """
+    if len(columns) < 2:
+        return None
+    advances = pitch * np.arange(config.dot_advance[0], config.dot_advance[1], 0.02)
+    offsets = pitch * np.linspace(-0.3, 0.3, 13)
+    phases = (columns[0] - pitch * np.arange(5))[:, None] + offsets[None, :]
+    phases = phases.ravel()
+    tolerance = config.dot_cell_tolerance * pitch
+    # distance of each column to the lattice, for every advance and phase
+    relative = columns[None, None, :] - phases[None, :, None]
+    within = np.mod(relative, advances[:, None, None])
+    slot = np.clip(np.rint(within / pitch), 0, 4)
+    off = np.minimum(np.abs(within - slot * pitch), advances[:, None, None] - within)
+    on = off <= tolerance
+    score = on.sum(axis=2)
+    best = int(score.max())
+    if best < config.dot_cell_fit * len(columns):
+        return None
+    good = score >= best - config.dot_cell_slack * len(columns)
+    chosen: tuple[int, int, int, int] | None = None  # (cells, -full cells, advance, phase)
+    for a, f in zip(*np.nonzero(good), strict=True):
+        advance, phase = float(advances[a]), float(phases[f])
+        gap = advance - 4.0 * pitch
+        cells = np.floor((columns - phase + gap / 2.0) / advance).astype(np.int64)
+        start = phase + cells * advance
+        first = set(cells[np.abs(columns - start) <= tolerance].tolist())
+        last = set(cells[np.abs(columns - start - 4.0 * pitch) <= tolerance].tolist())
+        key = (len(set(cells.tolist())), -len(first & last), int(a), int(f))
+        if chosen is None or key[:2] < chosen[:2]:
+            chosen = key
+    assert chosen is not None
+    advance, phase = float(advances[chosen[2]]), float(phases[chosen[3]])
+    gap = advance - 4.0 * pitch
+    cells = np.floor((columns - phase + gap / 2.0) / advance).astype(np.int64)
+    return [
+        round(phase + i * advance + 4.0 * pitch + gap / 2.0)
+        for i in range(int(cells.min()), int(cells.max()))
+    ]
 
 
 def _dot_characters(columns: npt.NDArray[np.float64], pitch: float, slack: float) -> list[int]:
@@ -611,9 +697,11 @@ def segment_line(crop: LineCrop, config: SegmentConfig = SegmentConfig()) -> Seg
     if grid is not None:
         # Every dot column of the line, cut into 5-column characters.
         columns = grid.columns
-        starts = _dot_characters(columns, grid.pitch, config.dot_char_slack / 2)
         whole = _Group(0, clean.shape[1], 0, clean.shape[0], 0)
-        cuts = [round((columns[i - 1] + columns[i]) / 2.0) for i in starts]
+        cuts = _dot_cells(columns, grid.pitch, config)
+        if cuts is None:  # no monospaced cell grid fits: the fewest 5-column characters
+            starts = _dot_characters(columns, grid.pitch, config.dot_char_slack / 2)
+            cuts = [round((columns[i - 1] + columns[i]) / 2.0) for i in starts]
         pieces = _cut(whole, clean, cuts, 0)
         typical = float(np.median([p.area for p in pieces])) if pieces else 0.0
         boxes = [
