@@ -81,9 +81,10 @@ class SegmentConfig:
     max_width: float = 1.6
     """A glyph group wider than this times ``H`` (and than ``max_relative_width`` typical
     characters of its line) holds touching characters and is split; 'M' and 'W' are wide."""
-    max_relative_width: float = 1.7
+    max_relative_width: float = 1.9
     """See ``max_width``; on a line of uniform character widths (``uniform_spread``) this
-    alone decides."""
+    alone decides. An 'M' or 'W' among alike characters is up to ~1.8 of them wide; two
+    touching characters are about 2."""
     uniform_spread: float = 0.35
     """A line's character widths are uniform when their 10th-90th percentile spread is at
     most this fraction of their median."""
