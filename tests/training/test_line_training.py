@@ -151,13 +151,15 @@ def test_bundle_runs_a_missing_base_stage_first(tmp_path: Path) -> None:
     assert _with_prerequisites(["lines"], recipes) == ["lines-base", "lines"]
     assert _with_prerequisites(["captcha", "lines-base"], recipes) == [
         "captcha-base",
+        "captcha-2",
         "captcha",
         "lines-base",
     ]
-    (tmp_path / "lines").mkdir()
-    (tmp_path / "lines" / "model.keras").write_bytes(b"")
-    assert _with_prerequisites(["lines"], recipes) == ["lines"]
-    assert recipes["lines"].options.config.init_from == f"{tmp_path}/lines/model.keras"
+    (tmp_path / "captcha-2").mkdir()
+    (tmp_path / "captcha-2" / "model.keras").write_bytes(b"")
+    assert _with_prerequisites(["captcha"], recipes) == ["captcha"]
+    assert recipes["captcha"].options.config.init_from == f"{tmp_path}/captcha-2/model.keras"
+    assert recipes["captcha-2"].options.config.init_from == f"{tmp_path}/captcha/model.keras"
     assert not recipes["lines-base"].install
 
 
