@@ -40,15 +40,24 @@ class LineRunOptions:
     workers: int = 2
     resume: bool = True
     seed_offset: int = 1000
+    emphasis: str = ""
+    """Captcha kind: characters drawn more often in the synthetic *training* strings (a hard
+    pair such as ``"O0O0"``); validation and test draws keep the uniform distribution."""
 
 
 def _synthetic(
-    kind: str, held_out: bool, count: int, seed: int, shape: LineShape, workers: int
+    kind: str,
+    held_out: bool,
+    count: int,
+    seed: int,
+    shape: LineShape,
+    workers: int,
+    emphasis: str = "",
 ) -> LineSet:
     from training.synth import synthetic_sources
 
     return generate_line_set(
-        synthetic_sources(kind, held_out).sample,
+        synthetic_sources(kind, held_out, emphasis=emphasis).sample,
         count,
         seed,
         shape,
@@ -80,6 +89,7 @@ def build_training_set(options: LineRunOptions, run_dir: Path, log: Log) -> Line
                 options.seed_offset,
                 shape,
                 options.workers,
+                options.emphasis,
             )
             save_line_set(synthetic, cache)
             log(f"generated {len(synthetic)} synthetic lines in {time.monotonic() - started:.0f} s")
@@ -144,6 +154,8 @@ def run_line(options: LineRunOptions, log: Log = print, verbose: bool = True) ->
         "synthetic_lines": options.synthetic_samples,
         "fonts": "training fonts (held-out fonts excluded)",
     }
+    if options.emphasis:
+        summary["emphasis"] = options.emphasis
     config = replace(config, data_summary=summary)
     state = train_line_model(
         config, train_set, validation, resume=options.resume, log=log, verbose=verbose

@@ -344,10 +344,12 @@ class CaptchaSynthesizer:
         sizes: tuple[tuple[int, int], ...] = ((160, 60),),
         min_length: int = 4,
         max_length: int = 6,
+        emphasis: str = "",
     ) -> None:
         self.sizes = sizes
         self.min_length = min_length
         self.max_length = max_length
+        self.emphasis = emphasis
         self._generators: list[Any] = []  # made on first use, so the synthesizer pickles to workers
 
     def sample(self, rng: np.random.Generator) -> Sample:
@@ -355,7 +357,7 @@ class CaptchaSynthesizer:
             from captcha.image import ImageCaptcha  # only captcha data needs the package
 
             self._generators = [ImageCaptcha(width=w, height=h) for w, h in self.sizes]
-        text = texts.captcha_text(rng, self.min_length, self.max_length)
+        text = texts.captcha_text(rng, self.min_length, self.max_length, self.emphasis)
         generator = self._generators[int(rng.integers(len(self._generators)))]
         _seed_imagecaptcha(int(rng.integers(2**31)))
         image = generator.generate_image(text)
@@ -379,8 +381,11 @@ class Mixture:
         return self.sources[int(rng.choice(len(self.sources), p=p / p.sum()))].sample(rng)
 
 
-def synthetic_sources(kind: str, held_out: bool, font_dirs: tuple[Path, ...] = ()) -> Any:
-    """The synthetic generator for a model kind; ``held_out`` gives the test fonts instead."""
+def synthetic_sources(
+    kind: str, held_out: bool, font_dirs: tuple[Path, ...] = (), emphasis: str = ""
+) -> Any:
+    """The synthetic generator for a model kind; ``held_out`` gives the test fonts instead;
+    ``emphasis`` (captcha kind) makes some characters more frequent in ImageCaptcha strings."""
     train_fonts, test_fonts = split_fonts(all_fonts(font_dirs))
     fonts = test_fonts if held_out else train_fonts
     if kind == "imagecaptcha":
@@ -388,6 +393,10 @@ def synthetic_sources(kind: str, held_out: bool, font_dirs: tuple[Path, ...] = (
     if kind == "captcha":
         line_captchas = LineSynthesizer(fonts, captcha_fraction=1.0)
         return Mixture(
-            [CaptchaSynthesizer(((160, 60), (200, 70), (120, 50))), line_captchas], [0.8, 0.2]
+            [
+                CaptchaSynthesizer(((160, 60), (200, 70), (120, 50)), emphasis=emphasis),
+                line_captchas,
+            ],
+            [0.8, 0.2],
         )
     return LineSynthesizer(fonts)

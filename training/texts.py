@@ -114,8 +114,12 @@ def random_line(rng: np.random.Generator, charset: str) -> str:
     return " ".join(text.split()) or _chars(rng, ALNUM, 3)
 
 
-def captcha_text(rng: np.random.Generator, min_length: int = 4, max_length: int = 6) -> str:
-    return _chars(rng, ALNUM, int(rng.integers(min_length, max_length + 1)))
+def captcha_text(
+    rng: np.random.Generator, min_length: int = 4, max_length: int = 6, emphasis: str = ""
+) -> str:
+    """Uniform random 0-9A-Z; each character of ``emphasis`` is one more draw ticket for it
+    (``"O0O0"`` makes 'O' and '0' three times as frequent), to give a hard pair more examples."""
+    return _chars(rng, ALNUM + emphasis, int(rng.integers(min_length, max_length + 1)))
 
 
 CODE_GENERATORS: tuple[Callable[[np.random.Generator], str], ...] = (

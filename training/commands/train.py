@@ -57,6 +57,14 @@ def train(
     pretrain: Annotated[
         str | None, typer.Option("--pretrain", help="char: 'synthetic' pre-training.")
     ] = None,
+    emphasis: Annotated[
+        str,
+        typer.Option(
+            "--emphasis",
+            help="captcha: one more draw ticket per character in synthetic training strings "
+            "(e.g. O0O0: 'O' and '0' three times as often, for a pair the model confuses).",
+        ),
+    ] = "",
 ) -> None:
     """Train on synthetic data, a labelled folder, or both; writes model.keras, the int8
     model.tflite with its model.json contract, report.json, learning_curve.png and
@@ -78,7 +86,14 @@ def train(
         raise typer.Exit(2)
     from training.data import DatasetError
     from training.line_run import LineRunOptions, run_line
+    from training.texts import ALNUM
     from training.train import TrainConfig
+
+    if stray := sorted(set(emphasis) - set(ALNUM)):
+        typer.echo(
+            f"training: error: --emphasis takes 0-9A-Z only, not {''.join(stray)!r}", err=True
+        )
+        raise typer.Exit(2)
 
     options = LineRunOptions(
         config=TrainConfig(
@@ -97,6 +112,7 @@ def train(
         test_data=test_data,
         resume=resume,
         seed_offset=1000 + seed,
+        emphasis=emphasis,
     )
     try:
         run_line(options, log=_log)
