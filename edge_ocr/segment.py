@@ -74,6 +74,17 @@ class SegmentConfig:
     """Cell grids holding this share of the dot columns fewer than the best one still compete
     on their number of cells: an advance of 5 pitches fits any columns, so the best fit alone
     would cut wider cells into 5-column ones."""
+    spot_blur: float = 0.7
+    """Gaussian sigma, in pixels, that smooths sensor noise off the grey image before its bright
+    spots are taken as dots of small dot-matrix print (``_spot_grid``)."""
+    spot_level: float = 0.3
+    """A bright spot is a dot only at this fraction of the line's brightest ink or more."""
+    spot_paired: float = 0.75
+    """Share of the bright spots that must have their nearest neighbour 0.6-1.6 pitches away
+    (dot-matrix lines: 0.75 and more; an ordinary font's spots: mostly less)."""
+    spot_regular: float = 0.5
+    """Share of one-pitch steps between the bright spots' columns that dot-matrix needs
+    (dot-matrix lines: 0.5 and more; other print at most about 0.45)."""
     slants: tuple[float, ...] = tuple(round(0.05 * k, 2) for k in range(-7, 8))
     """Shears tried when straightening italic or slanted print (pixels per row)."""
     stack_overlap: float = 0.5
@@ -390,7 +401,10 @@ class _DotGrid:
 
 
 def _dot_grid(
-    mask: npt.NDArray[np.bool_], band: tuple[int, int], config: SegmentConfig
+    normalised: LineCrop,
+    mask: npt.NDArray[np.bool_],
+    band: tuple[int, int],
+    config: SegmentConfig,
 ) -> _DotGrid | None:
     """The dot grid of dot-matrix print, or None for other print.
 
@@ -398,6 +412,8 @@ def _dot_grid(
     dots touch and make strokes, so the mask is also tried slightly eroded; mostly small round
     components, many per character, whose ends sit on the rows of a 7-row grid spanning the
     band are dots; fragments of an eroded ordinary font are upright slivers on no such grid.
+    Last, for dots too small for the mask to keep apart, by the grey image's bright spots
+    (``_spot_grid``).
     """
     band_height = band[1] - band[0] + 1
     peaks = _peak_grid(mask, band, config)
@@ -426,7 +442,45 @@ def _dot_grid(
         if pitch is not None and len(dots) >= 2.2 * ink_columns / (4.0 * pitch + diameter):
             columns = _dot_columns(components, pitch, diameter - 2 * erosion)
             return _DotGrid(pitch, diameter, columns)
-    return None
+    return _spot_grid(normalised, mask, band, config)
+
+
+def _spot_grid(
+    normalised: LineCrop,
+    mask: npt.NDArray[np.bool_],
+    band: tuple[int, int],
+    config: SegmentConfig,
+) -> _DotGrid | None:
+    """Dot-matrix print whose dots are 2-3 pixels apart: the mask runs them into strokes, but
+    the grey image still has a bright spot on every dot. The print is dot-matrix when the
+    spots sit on the rows of a 5-7 row grid, nearly every one has a neighbour about a pitch
+    away, and their columns, left to right, are mostly one pitch apart; the bright spots of
+    an ordinary font's strokes (noise on a ridge, saturated plateaus) are scattered along them
+    at no such spacing."""
+    smooth = cv2.GaussianBlur(normalised.astype(np.float32), (0, 0), config.spot_blur)
+    level = config.spot_level * float(smooth[mask].max()) if mask.any() else 0.0
+    spots = (smooth >= cv2.dilate(smooth, np.ones((3, 3), np.uint8))) & mask & (smooth > level)
+    spots[: band[0]] = False
+    spots[band[1] + 1 :] = False
+    ys, xs = np.nonzero(spots)
+    if ys.size < 8:
+        return None
+    pitch = _fit_pitch(
+        ys.astype(np.float64), (band[1] - band[0] + 1) / 7.0, config.dot_row_tolerance
+    )
+    if pitch is None:
+        return None
+    gaps = np.hypot(ys[:, None] - ys[None, :], xs[:, None] - xs[None, :]).astype(np.float64)
+    np.fill_diagonal(gaps, np.inf)
+    nearest = gaps.min(axis=1)
+    paired = float(np.mean((nearest >= 0.6 * pitch) & (nearest <= 1.6 * pitch)))
+    centres_x = np.sort(xs).astype(np.float64)
+    runs = np.split(centres_x, np.flatnonzero(np.diff(centres_x) >= 0.5 * pitch) + 1)
+    steps = np.diff([float(run.mean()) for run in runs]) / pitch
+    regular = float(np.mean((steps > 0.75) & (steps < 1.3))) if steps.size else 0.0
+    if paired < config.spot_paired or regular < config.spot_regular:
+        return None
+    return _DotGrid(pitch, pitch, _cluster(centres_x, 0.55 * pitch))
 
 
 def _peak_grid(
@@ -682,7 +736,7 @@ def segment_line(crop: LineCrop, config: SegmentConfig = SegmentConfig()) -> Seg
     band = _band(mask, config.band_row_fraction)
     if band is None:
         return Segmentation(normalised, (), (0, normalised.shape[0] - 1), (), False)
-    grid = _dot_grid(mask, band, config)
+    grid = _dot_grid(normalised, mask, band, config)
     shear = 0.0
     if grid is None:
         shear = estimate_slant(mask, config)
