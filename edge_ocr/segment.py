@@ -85,6 +85,14 @@ class SegmentConfig:
     spot_regular: float = 0.5
     """Share of one-pitch steps between the bright spots' columns that dot-matrix needs
     (dot-matrix lines: 0.5 and more; other print at most about 0.45)."""
+    faint_ink: float = 0.7
+    """A glyph group whose ink (90th percentile of its grey levels) is below this fraction of
+    both its neighbours' is a blotch of paper texture, not print (against the line's median,
+    characters: 0.77 and more, 99.5% of them 0.85 and more; texture blotches mostly
+    0.45-0.75)."""
+    faint_end_height: float = 0.75
+    """At either end of a line, only a faint group shorter than this times ``H`` is dropped
+    (see ``faint_ink``); a full-height one is a character in fading light."""
     slants: tuple[float, ...] = tuple(round(0.05 * k, 2) for k in range(-7, 8))
     """Shears tried when straightening italic or slanted print (pixels per row)."""
     stack_overlap: float = 0.5
@@ -330,6 +338,34 @@ def _stray_speck(group: _Group, band: tuple[int, int], config: SegmentConfig) ->
     round_blob = width <= 2.0 * height and height <= 2.0 * width
     on_baseline = group.y1 - 1 >= band[1] - 0.2 * band_height
     return small and round_blob and not on_baseline
+
+
+def _drop_faint(
+    groups: list[_Group],
+    normalised: LineCrop,
+    clean: npt.NDArray[np.bool_],
+    band: tuple[int, int],
+    config: SegmentConfig,
+) -> list[_Group]:
+    """Drop glyph groups whose ink is much fainter than both neighbours': blotches of paper
+    texture and light that pass the threshold next to the print (a character's ink, '.' and
+    ':' included, is as bright as its neighbours'; where light falls off along the line, the
+    neighbours fall off with it). At the ends of the line, with one neighbour to compare
+    with, only a group shorter than a character is dropped: light falls off most there."""
+    if len(groups) < 3:
+        return groups
+    band_height = band[1] - band[0] + 1
+    levels = []
+    for g in groups:
+        ink = normalised[g.y0 : g.y1, g.x0 : g.x1][clean[g.y0 : g.y1, g.x0 : g.x1]]
+        levels.append(float(ink.max()) if ink.size else 0.0)
+    kept = []
+    for index, (group, level) in enumerate(zip(groups, levels, strict=True)):
+        near = levels[max(0, index - 1) : index] + levels[index + 1 : index + 2]
+        short = group.y1 - group.y0 < config.faint_end_height * band_height
+        if level >= config.faint_ink * min(near) or (len(near) < 2 and not short):
+            kept.append(group)
+    return kept
 
 
 def _merge_stacked(groups: list[_Group], overlap: float, band_height: int) -> list[_Group]:
@@ -765,11 +801,17 @@ def segment_line(crop: LineCrop, config: SegmentConfig = SegmentConfig()) -> Seg
             if _dot_piece_is_character(p, clean, columns, typical, band, grid, config)
         ]
     else:
-        groups = [
-            g
-            for g in _merge_stacked(components, config.stack_overlap, band_height)
-            if not _stray_speck(g, band, config)
-        ]
+        groups = _drop_faint(
+            [
+                g
+                for g in _merge_stacked(components, config.stack_overlap, band_height)
+                if not _stray_speck(g, band, config)
+            ],
+            normalised,
+            clean,
+            band,
+            config,
+        )
         typical, uniform = _typical_width(groups, band_height, config)
         limit = config.max_relative_width * typical
         if not uniform:  # proportional print: 'M' and 'W' are wide
