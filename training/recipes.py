@@ -64,6 +64,7 @@ def bundled_recipes(runs_dir: str = "runs") -> dict[str, Recipe]:
     """Name → recipe, in the order they must run; base stages come before what starts from them."""
     lines_base = _line_options(f"{runs_dir}/lines", "lines", "lines", 256, 1500, 240_000)
     lines_2 = _warm_restart(lines_base, f"{runs_dir}/lines-2", 6)
+    lines_3 = _warm_restart(lines_2, f"{runs_dir}/lines-3", 6)
     captcha_base = _line_options(f"{runs_dir}/captcha", "captcha", "captcha", 128, 1000, 120_000)
     captcha_2 = _warm_restart(captcha_base, f"{runs_dir}/captcha-2", 5)
     captcha_3 = _warm_restart(captcha_2, f"{runs_dir}/captcha-3", 6)
@@ -72,7 +73,8 @@ def bundled_recipes(runs_dir: str = "runs") -> dict[str, Recipe]:
         "captcha-base": Recipe(captcha_base, install=False),
         "captcha-2": Recipe(captcha_2, "captcha-base", install=False),
         "captcha": Recipe(captcha_3, "captcha-2"),
-        "lines": Recipe(lines_2, "lines-base"),
+        "lines-2": Recipe(lines_2, "lines-base", install=False),
+        "lines": Recipe(lines_3, "lines-2"),
     }
 
 
