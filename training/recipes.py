@@ -68,11 +68,14 @@ def bundled_recipes(runs_dir: str = "runs") -> dict[str, Recipe]:
     captcha_base = _line_options(f"{runs_dir}/captcha", "captcha", "captcha", 128, 1000, 120_000)
     captcha_2 = _warm_restart(captcha_base, f"{runs_dir}/captcha-2", 5)
     captcha_3 = _warm_restart(captcha_2, f"{runs_dir}/captcha-3", 6)
+    # O/0 is two thirds of the 4-character errors: the last stage draws them three times as often.
+    captcha_4 = replace(_warm_restart(captcha_3, f"{runs_dir}/captcha-4", 5), emphasis="O0O0")
     return {
         "lines-base": Recipe(lines_base, install=False),
         "captcha-base": Recipe(captcha_base, install=False),
         "captcha-2": Recipe(captcha_2, "captcha-base", install=False),
-        "captcha": Recipe(captcha_3, "captcha-2"),
+        "captcha-3": Recipe(captcha_3, "captcha-2", install=False),
+        "captcha": Recipe(captcha_4, "captcha-3"),
         "lines-2": Recipe(lines_2, "lines-base", install=False),
         "lines": Recipe(lines_3, "lines-2"),
     }

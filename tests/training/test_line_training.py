@@ -152,14 +152,16 @@ def test_bundle_runs_a_missing_base_stage_first(tmp_path: Path) -> None:
     assert _with_prerequisites(["captcha", "lines-base"], recipes) == [
         "captcha-base",
         "captcha-2",
+        "captcha-3",
         "captcha",
         "lines-base",
     ]
     (tmp_path / "captcha-2").mkdir()
     (tmp_path / "captcha-2" / "model.keras").write_bytes(b"")
-    assert _with_prerequisites(["captcha"], recipes) == ["captcha"]
-    assert recipes["captcha"].options.config.init_from == f"{tmp_path}/captcha-2/model.keras"
+    assert _with_prerequisites(["captcha"], recipes) == ["captcha-3", "captcha"]
+    assert recipes["captcha"].options.config.init_from == f"{tmp_path}/captcha-3/model.keras"
     assert recipes["captcha-2"].options.config.init_from == f"{tmp_path}/captcha/model.keras"
+    assert recipes["captcha"].options.emphasis and not recipes["captcha-3"].options.emphasis
     assert not recipes["lines-base"].install
 
 
