@@ -17,7 +17,7 @@ def test_same_seed_same_captcha_and_other_seed_other_captcha() -> None:
     assert not np.array_equal(first.image, other.image)
 
 
-def test_emphasis_makes_a_hard_pair_more_frequent_in_training_strings_only() -> None:
+def test_emphasis_makes_a_hard_pair_more_frequent() -> None:
     from collections import Counter
 
     from training.line_run import _synthetic
@@ -50,4 +50,7 @@ def test_emphasis_outside_the_captcha_alphabet_is_refused(tmp_path: Path) -> Non
     )
     assert result.exit_code == 2
     assert "--emphasis takes 0-9A-Z only, not 'o'" in result.output
+    lines = CliRunner().invoke(app, ["train", "--emphasis", "O0", "--out", str(tmp_path)])
+    assert lines.exit_code == 2
+    assert "--emphasis applies to --synthetic-kind captcha only" in lines.output
     assert not any(tmp_path.iterdir())

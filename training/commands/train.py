@@ -94,6 +94,9 @@ def train(
             f"training: error: --emphasis takes 0-9A-Z only, not {''.join(stray)!r}", err=True
         )
         raise typer.Exit(2)
+    if emphasis and synthetic != "captcha":
+        typer.echo("training: error: --emphasis applies to --synthetic-kind captcha only", err=True)
+        raise typer.Exit(2)
 
     options = LineRunOptions(
         config=TrainConfig(
