@@ -511,12 +511,18 @@ def _spot_grid(
     nearest = gaps.min(axis=1)
     paired = float(np.mean((nearest >= 0.6 * pitch) & (nearest <= 1.6 * pitch)))
     centres_x = np.sort(xs).astype(np.float64)
-    runs = np.split(centres_x, np.flatnonzero(np.diff(centres_x) >= 0.5 * pitch) + 1)
-    steps = np.diff([float(run.mean()) for run in runs]) / pitch
-    regular = float(np.mean((steps > 0.75) & (steps < 1.3))) if steps.size else 0.0
+    regular = _column_regularity(centres_x, pitch)
     if paired < config.spot_paired or regular < config.spot_regular:
         return None
     return _DotGrid(pitch, pitch, _cluster(centres_x, 0.55 * pitch))
+
+
+def _column_regularity(centres_x: npt.NDArray[np.float64], pitch: float) -> float:
+    """Share of the steps between neighbouring dot columns (sorted dot x centres grouped into
+    columns) that are about one pitch: high for dot-matrix print, low for an ordinary font."""
+    runs = np.split(centres_x, np.flatnonzero(np.diff(centres_x) >= 0.5 * pitch) + 1)
+    steps = np.diff([float(run.mean()) for run in runs]) / pitch
+    return float(np.mean((steps > 0.75) & (steps < 1.3))) if steps.size else 0.0
 
 
 def _peak_grid(
@@ -557,9 +563,7 @@ def _peak_grid(
     if pitch is None:
         return None
     centres_x: npt.NDArray[np.float64] = np.sort(points[:, 1]).astype(np.float64)
-    runs = np.split(centres_x, np.flatnonzero(np.diff(centres_x) >= 0.5 * pitch) + 1)
-    steps = np.diff([float(run.mean()) for run in runs]) / pitch
-    regular = float(np.mean((steps > 0.75) & (steps < 1.3))) if steps.size else 0.0
+    regular = _column_regularity(centres_x, pitch)
     if regular < 0.5 or not _dotted(distance, points, pitch, regular, config):
         return None
     return _DotGrid(pitch, 2.0 * radius, _cluster(centres_x, 0.55 * pitch))
@@ -701,7 +705,8 @@ def _dot_cells(
     if best < config.dot_cell_fit * len(columns):
         return None
     good = score >= best - config.dot_cell_slack * len(columns)
-    chosen: tuple[int, int, int, int] | None = None  # (cells, -full cells, advance, phase)
+    # (cells, -full cells) ranks the fits; the advance, phase and cell of each column go along
+    chosen: tuple[tuple[int, int], float, float, npt.NDArray[np.int64]] | None = None
     for a, f in zip(*np.nonzero(good), strict=True):
         advance, phase = float(advances[a]), float(phases[f])
         gap = advance - 4.0 * pitch
@@ -709,13 +714,12 @@ def _dot_cells(
         start = phase + cells * advance
         first = set(cells[np.abs(columns - start) <= tolerance].tolist())
         last = set(cells[np.abs(columns - start - 4.0 * pitch) <= tolerance].tolist())
-        key = (len(set(cells.tolist())), -len(first & last), int(a), int(f))
-        if chosen is None or key[:2] < chosen[:2]:
-            chosen = key
+        rank = (len(set(cells.tolist())), -len(first & last))
+        if chosen is None or rank < chosen[0]:
+            chosen = (rank, advance, phase, cells)
     assert chosen is not None
-    advance, phase = float(advances[chosen[2]]), float(phases[chosen[3]])
+    _, advance, phase, cells = chosen
     gap = advance - 4.0 * pitch
-    cells = np.floor((columns - phase + gap / 2.0) / advance).astype(np.int64)
     return [
         round(phase + i * advance + 4.0 * pitch + gap / 2.0)
         for i in range(int(cells.min()), int(cells.max()))
