@@ -182,15 +182,6 @@ def _accuracy_targets(results: dict[str, Any]) -> list[Target]:
                 "line_latency",
             )
         )
-        targets.append(
-            _missing(
-                "int8 held-out lines: exact / CER",
-                2,
-                ">= 97% / <= 1%",
-                "edge-ocr int8 did not run",
-                "line_accuracy",
-            )
-        )
     else:
         targets.append(
             Target(
@@ -202,20 +193,7 @@ def _accuracy_targets(results: dict[str, Any]) -> list[Target]:
                 lines["median_ms"] <= 2.0,
             )
         )
-        styles = ", ".join(
-            f"{name} {_pct(s['exact_accuracy'])}" for name, s in lines.get("by_style", {}).items()
-        )
-        targets.append(
-            Target(
-                "line_accuracy",
-                2,
-                "int8 held-out lines (unseen fonts, dot-matrix, 7-segment): exact / CER",
-                f"{_pct(lines['exact_accuracy'])} / {_pct(lines['cer'])}",
-                ">= 97% / <= 1%",
-                lines["exact_accuracy"] >= 0.97 and lines["cer"] <= 0.01,
-                styles,
-            )
-        )
+    targets += _line_accuracy_targets(results)
     captcha = _set_score(results, INT8, "captcha_4")
     if captcha is None:
         targets.append(
@@ -265,6 +243,38 @@ def _accuracy_targets(results: dict[str, Any]) -> list[Target]:
                 "drop <= 0.5 points",
                 drop <= 0.5 if paired else None,
                 "" if paired else f"not comparable: {pairing.get('detail', 'unknown')}",
+            )
+        )
+    return targets
+
+
+def _line_accuracy_targets(results: dict[str, Any]) -> list[Target]:
+    """Issue 2's 97% / 1% on each print quality of the held-out lines that was measured."""
+    targets = []
+    for set_name, quality, target_id in (
+        ("lines", "harsh: the training mix", "line_accuracy"),
+        ("lines_moderate", "moderate: a working camera", "line_accuracy_moderate"),
+        ("lines_clean", "clean prints", "line_accuracy_clean"),
+    ):
+        what = f"int8 held-out lines (unseen fonts, dot-matrix, 7-segment), {quality}: exact / CER"
+        score = _set_score(results, INT8, set_name)
+        if score is None:
+            targets.append(
+                _missing(what, 2, ">= 97% / <= 1%", "edge-ocr int8 did not run", target_id)
+            )
+            continue
+        styles = ", ".join(
+            f"{name} {_pct(s['exact_accuracy'])}" for name, s in score.get("by_style", {}).items()
+        )
+        targets.append(
+            Target(
+                target_id,
+                2,
+                what,
+                f"{_pct(score['exact_accuracy'])} / {_pct(score['cer'])}",
+                ">= 97% / <= 1%",
+                score["exact_accuracy"] >= 0.97 and score["cer"] <= 0.01,
+                styles,
             )
         )
     return targets

@@ -24,6 +24,8 @@ import numpy.typing as npt
 Gray = npt.NDArray[np.uint8]
 
 LINES_SEED = 90001
+LINES_MODERATE_SEED = 90011
+LINES_CLEAN_SEED = 90021
 CAPTCHA_4_SEED = 90004
 CAPTCHA_5_6_SEED = 90056
 MIN_SEED = 90000
@@ -84,25 +86,41 @@ FULL_SIZES = SetSizes(lines=1000, captchas_4=1000, captchas_5_6=500)
 QUICK_SIZES = SetSizes(lines=100, captchas_4=40, captchas_5_6=20)
 
 
-def held_out_lines(count: int, seed: int = LINES_SEED) -> EvalSet:
-    """Printed code lines in unseen fonts, dot-matrix and 7-segment, with every degradation kind
-    the training generator knows (``Sample.degradations`` names them per line)."""
-    from training.synth import synthetic_sources
+LINE_SETS = {
+    "harsh": (
+        "lines",
+        LINES_SEED,
+        "held-out code lines (unseen fonts, dot-matrix, 7-segment), harsh: the training mix of "
+        "every degradation, stacked",
+    ),
+    "moderate": (
+        "lines_moderate",
+        LINES_MODERATE_SEED,
+        "held-out code lines, moderate: every camera degradation at the strength of a working "
+        "installation",
+    ),
+    "clean": (
+        "lines_clean",
+        LINES_CLEAN_SEED,
+        "held-out code lines, clean: the print as rendered, either polarity",
+    ),
+}
+"""Print quality → (set name, seed, title); ``training.synth.PRINT_QUALITIES`` defines them."""
 
-    source = synthetic_sources("lines", held_out=True)
+
+def held_out_lines(count: int, quality: str = "harsh") -> EvalSet:
+    """Printed code lines in unseen fonts, dot-matrix and 7-segment, degraded as ``quality`` says
+    (``Sample.degradations`` names what each line got)."""
+    from training.synth import PRINT_QUALITIES, synthetic_sources
+
+    name, seed, title = LINE_SETS[quality]
+    source = synthetic_sources("lines", held_out=True, quality=PRINT_QUALITIES[quality])
     rng = np.random.default_rng(_checked(seed))
     items = []
     for _ in range(count):
         sample = source.sample(rng)
         items.append(Item(sample.image, sample.text, sample.font_kind, sample.degradations))
-    return EvalSet(
-        "lines",
-        "held-out code lines (unseen fonts, dot-matrix, 7-segment, all degradations)",
-        "lines",
-        True,
-        seed,
-        tuple(items),
-    )
+    return EvalSet(name, title, "lines", True, seed, tuple(items))
 
 
 def fresh_captchas(name: str, count: int, low: int, high: int, seed: int) -> EvalSet:
@@ -129,7 +147,9 @@ def fresh_captchas(name: str, count: int, low: int, high: int, seed: int) -> Eva
 def build_sets(sizes: SetSizes) -> list[EvalSet]:
     """Every crop set of the bench, in report order; empty sets are left out."""
     sets = [
-        held_out_lines(sizes.lines),
+        held_out_lines(sizes.lines, "harsh"),
+        held_out_lines(sizes.lines, "moderate"),
+        held_out_lines(sizes.lines, "clean"),
         fresh_captchas("captcha_4", sizes.captchas_4, 4, 4, CAPTCHA_4_SEED),
         fresh_captchas("captcha_5_6", sizes.captchas_5_6, 5, 6, CAPTCHA_5_6_SEED),
     ]

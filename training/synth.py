@@ -174,10 +174,117 @@ def captcha_distort(ink: FloatImage, rng: np.random.Generator) -> FloatImage:
     return result
 
 
-def compose(ink: FloatImage, rng: np.random.Generator) -> tuple[FloatImage, list[str]]:
+@dataclass(frozen=True)
+class PrintQuality:
+    """How hard the print and the camera make a line: the probability and the range of every
+    degradation. Training draws from ``HARSH``, harder than a fixed industrial camera with its own
+    light ever sees, so that real prints fall inside what the model learnt; the bench also reads
+    ``MODERATE`` and ``CLEAN`` sets, because a harsh mix alone cannot tell a weak reader from an
+    illegible line."""
+
+    name: str
+    geometry_p: float
+    geometry_strength: float
+    low_contrast_p: float
+    """Share of prints whose ink differs from the paper by only 12-35% of full scale."""
+    uneven_light_p: float
+    uneven_light_max: float
+    texture_p: float
+    blur_p: float
+    blur_sigma: tuple[float, float]
+    """Gaussian sigma per 24 pixels of character height."""
+    motion_p: float
+    motion_length: tuple[float, float]
+    """Horizontal smear as a fraction of the character height."""
+    low_resolution_p: float
+    low_resolution_height: tuple[float, float]
+    """Character height in pixels the crop is shrunk to."""
+    noise_p: float
+    noise_sigma: tuple[float, float]
+    salt_pepper_p: float
+    jpeg_p: float
+    jpeg_quality: tuple[int, int]
+
+
+HARSH = PrintQuality(
+    name="harsh",
+    geometry_p=0.6,
+    geometry_strength=1.0,
+    low_contrast_p=0.2,
+    uneven_light_p=0.35,
+    uneven_light_max=0.3,
+    texture_p=0.25,
+    blur_p=0.35,
+    blur_sigma=(0.3, 1.2),
+    motion_p=0.25,
+    motion_length=(0.1, 0.45),
+    low_resolution_p=0.3,
+    low_resolution_height=(10, 20),
+    noise_p=0.4,
+    noise_sigma=(3, 18),
+    salt_pepper_p=0.05,
+    jpeg_p=0.25,
+    jpeg_quality=(15, 70),
+)
+"""The training mix, stacked independently: some of its lines no reader can read."""
+
+MODERATE = PrintQuality(
+    name="moderate",
+    geometry_p=0.6,
+    geometry_strength=0.5,
+    low_contrast_p=0.0,
+    uneven_light_p=0.35,
+    uneven_light_max=0.15,
+    texture_p=0.25,
+    blur_p=0.35,
+    blur_sigma=(0.3, 0.7),
+    motion_p=0.25,
+    motion_length=(0.05, 0.2),
+    low_resolution_p=0.3,
+    low_resolution_height=(14, 20),
+    noise_p=0.4,
+    noise_sigma=(2, 8),
+    salt_pepper_p=0.0,
+    jpeg_p=0.25,
+    jpeg_quality=(40, 80),
+)
+"""A fixed camera with its own light, a little out of focus, short exposure, modest sensor
+noise and compression: every degradation kind, at the strength of a working installation."""
+
+CLEAN = PrintQuality(
+    name="clean",
+    geometry_p=0.0,
+    geometry_strength=0.0,
+    low_contrast_p=0.0,
+    uneven_light_p=0.0,
+    uneven_light_max=0.0,
+    texture_p=0.0,
+    blur_p=0.0,
+    blur_sigma=(0.0, 0.0),
+    motion_p=0.0,
+    motion_length=(0.0, 0.0),
+    low_resolution_p=0.0,
+    low_resolution_height=(0, 0),
+    noise_p=0.0,
+    noise_sigma=(0, 0),
+    salt_pepper_p=0.0,
+    jpeg_p=0.0,
+    jpeg_quality=(0, 0),
+)
+"""The print as rendered, on paper or carton in either polarity: the font and style alone."""
+
+PRINT_QUALITIES = {q.name: q for q in (HARSH, MODERATE, CLEAN)}
+
+
+def compose(
+    ink: FloatImage, rng: np.random.Generator, quality: PrintQuality = HARSH
+) -> tuple[FloatImage, list[str]]:
     """Put the ink on a background: a contrast, a polarity and uneven light. Returns 0-255."""
     notes: list[str] = []
-    contrast = rng.uniform(0.35, 0.9) if rng.random() < 0.8 else rng.uniform(0.12, 0.35)
+    if rng.random() < 1.0 - quality.low_contrast_p:
+        contrast = rng.uniform(0.35, 0.9)
+    else:
+        contrast = rng.uniform(0.12, 0.35)
     if contrast < 0.35:
         notes.append("low_contrast")
     paper = rng.uniform(0.45 + contrast * 0.5, 1.0) if rng.random() < 0.8 else rng.uniform(0.2, 0.6)
@@ -187,12 +294,13 @@ def compose(ink: FloatImage, rng: np.random.Generator) -> tuple[FloatImage, list
         image = 1.0 - image
         notes.append("light_on_dark")
     h, w = image.shape
-    if rng.random() < 0.35:
-        gx = np.linspace(-1, 1, w, dtype=np.float32)[None, :] * rng.uniform(-0.3, 0.3)
-        gy = np.linspace(-1, 1, h, dtype=np.float32)[:, None] * rng.uniform(-0.3, 0.3)
+    if quality.uneven_light_p and rng.random() < quality.uneven_light_p:
+        slope = quality.uneven_light_max
+        gx = np.linspace(-1, 1, w, dtype=np.float32)[None, :] * rng.uniform(-slope, slope)
+        gy = np.linspace(-1, 1, h, dtype=np.float32)[:, None] * rng.uniform(-slope, slope)
         image = image + gx + gy
         notes.append("uneven_light")
-    if rng.random() < 0.25:
+    if quality.texture_p and rng.random() < quality.texture_p:
         texture = cv2.resize(
             rng.normal(0, 1, size=(max(2, h // 8), max(2, w // 8))).astype(np.float32),
             (w, h),
@@ -203,22 +311,23 @@ def compose(ink: FloatImage, rng: np.random.Generator) -> tuple[FloatImage, list
 
 
 def degrade(
-    image: FloatImage, char_height: int, rng: np.random.Generator
+    image: FloatImage, char_height: int, rng: np.random.Generator, quality: PrintQuality = HARSH
 ) -> tuple[Gray, list[str]]:
     """Blur, motion blur, low resolution, noise and JPEG, each with its own probability."""
     notes: list[str] = []
-    if rng.random() < 0.35:
-        sigma = rng.uniform(0.3, 1.2) * char_height / 24
+    q = quality
+    if q.blur_p and rng.random() < q.blur_p:
+        sigma = rng.uniform(*q.blur_sigma) * char_height / 24
         image = cv2.GaussianBlur(image, (0, 0), sigma)
         notes.append("blur")
-    if rng.random() < 0.25:
-        length = max(2, int(rng.uniform(0.1, 0.45) * char_height))
+    if q.motion_p and rng.random() < q.motion_p:
+        length = max(2, int(rng.uniform(*q.motion_length) * char_height))
         kernel = np.zeros((1, length), np.float32)
         kernel[0, :] = 1.0 / length
         image = cv2.filter2D(image, -1, kernel)
         notes.append("motion_blur")
-    if rng.random() < 0.3:
-        target = rng.uniform(10, 20)
+    if q.low_resolution_p and rng.random() < q.low_resolution_p:
+        target = rng.uniform(*q.low_resolution_height)
         factor = min(1.0, target / char_height)
         h, w = image.shape
         small = cv2.resize(
@@ -226,17 +335,18 @@ def degrade(
         )
         image = small
         notes.append("low_resolution")
-    if rng.random() < 0.4:
-        image = image + rng.normal(0, rng.uniform(3, 18), size=image.shape).astype(np.float32)
+    if q.noise_p and rng.random() < q.noise_p:
+        sigma = rng.uniform(*q.noise_sigma)
+        image = image + rng.normal(0, sigma, size=image.shape).astype(np.float32)
         notes.append("noise")
-    if rng.random() < 0.05:
+    if q.salt_pepper_p and rng.random() < q.salt_pepper_p:
         mask = rng.random(image.shape) < rng.uniform(0.005, 0.03)
         image = np.where(mask, rng.choice([0.0, 255.0], size=image.shape), image).astype(np.float32)
         notes.append("salt_pepper")
     gray = np.clip(np.rint(image), 0, 255).astype(np.uint8)
-    if rng.random() < 0.25:
-        quality = int(rng.integers(15, 70))
-        ok, encoded = cv2.imencode(".jpg", gray, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if q.jpeg_p and rng.random() < q.jpeg_p:
+        quality_level = int(rng.integers(*q.jpeg_quality))
+        ok, encoded = cv2.imencode(".jpg", gray, [cv2.IMWRITE_JPEG_QUALITY, quality_level])
         if ok:
             gray = cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE)
             notes.append("jpeg")
@@ -260,6 +370,7 @@ class LineSynthesizer:
     fonts: list[FontSpec]
     charset: str = DEFAULT_CHARSET
     captcha_fraction: float = 0.08
+    quality: PrintQuality = HARSH
     kind_weights: dict[FontKind, float] = field(
         default_factory=lambda: {
             FontKind.TRUETYPE: 0.45,
@@ -303,11 +414,13 @@ class LineSynthesizer:
             ink = captcha_distort(ink, rng)
             notes.append("captcha")
         ink = crop_with_margins(ink, char_height, rng)
-        if rng.random() < 0.6:
-            ink = geometric(ink, rng, strength=2.0 if captcha else 1.0)
+        quality = self.quality
+        if quality.geometry_p and rng.random() < quality.geometry_p:
+            strength = quality.geometry_strength
+            ink = geometric(ink, rng, strength=2.0 * strength if captcha else strength)
             notes.append("geometry")
-        image, composed = compose(ink, rng)
-        gray, degraded = degrade(image, char_height, rng)
+        image, composed = compose(ink, rng, quality)
+        gray, degraded = degrade(image, char_height, rng, quality)
         return Sample(gray, text, font.name, font.kind.value, tuple(notes + composed + degraded))
 
 
@@ -382,10 +495,15 @@ class Mixture:
 
 
 def synthetic_sources(
-    kind: str, held_out: bool, font_dirs: tuple[Path, ...] = (), emphasis: str = ""
+    kind: str,
+    held_out: bool,
+    font_dirs: tuple[Path, ...] = (),
+    emphasis: str = "",
+    quality: PrintQuality = HARSH,
 ) -> Any:
     """The synthetic generator for a model kind; ``held_out`` gives the test fonts instead;
-    ``emphasis`` (captcha kind) makes some characters more frequent in ImageCaptcha strings."""
+    ``emphasis`` (captcha kind) makes some characters more frequent in ImageCaptcha strings;
+    ``quality`` (lines kind) sets how degraded the prints are."""
     train_fonts, test_fonts = split_fonts(all_fonts(font_dirs))
     fonts = test_fonts if held_out else train_fonts
     if kind == "imagecaptcha":
@@ -399,4 +517,4 @@ def synthetic_sources(
             ],
             [0.8, 0.2],
         )
-    return LineSynthesizer(fonts)
+    return LineSynthesizer(fonts, quality=quality)

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from bench.cli import app
 from bench.peers import normalise, peer_image
 from bench.report import check_targets
-from bench.sets import held_out_lines
+from bench.sets import fresh_captchas, held_out_lines
 
 PEER_STATUSES = {"ok", "skipped"}
 
@@ -37,7 +37,7 @@ def test_tiny_run_writes_json_markdown_and_plot(tmp_path: Path) -> None:
     assert data["schema"] == "edge-ocr-bench/1" and data["mode"] == "full"
     assert {"cpu", "cores", "python", "versions", "load_average_at_start"} <= set(data["machine"])
     assert {name: s["count"] for name, s in data["sets"].items()} == {
-        "lines": 6, "captcha_4": 2, "captcha_5_6": 1,
+        "lines": 6, "lines_moderate": 6, "lines_clean": 6, "captcha_4": 2, "captcha_5_6": 1,
     }  # fmt: skip
     int8 = data["readers"]["edge-ocr-int8"]
     assert int8["status"] == "ok"
@@ -55,6 +55,7 @@ def test_tiny_run_writes_json_markdown_and_plot(tmp_path: Path) -> None:
 
     targets = {t["id"]: t for t in data["targets"]}
     assert {"lines_size", "line_latency", "line_accuracy", "captcha_accuracy"} <= set(targets)
+    assert {"line_accuracy_moderate", "line_accuracy_clean"} <= set(targets)
     assert targets["lines_size"]["passed"] is (lines["model_bytes"] <= 300_000)
     markdown = (tmp_path / "latest.md").read_text()
     assert "## Targets" in markdown and "| edge-ocr int8 |" in markdown
@@ -86,7 +87,15 @@ def test_sets_are_deterministic_and_quick_is_a_prefix_of_full() -> None:
     pairs = zip(small.items, large.items[:3], strict=True)
     assert all(np.array_equal(a.image, b.image) for a, b in pairs)
     with pytest.raises(ValueError, match="training seeds"):
-        held_out_lines(1, seed=1000)
+        fresh_captchas("captcha_4", 1, 4, 4, seed=1000)
+
+
+def test_line_sets_come_in_three_print_qualities_with_their_own_seeds() -> None:
+    sets = [held_out_lines(20, quality) for quality in ("harsh", "moderate", "clean")]
+    assert [s.name for s in sets] == ["lines", "lines_moderate", "lines_clean"]
+    assert len({s.seed for s in sets}) == 3
+    clean_notes = {note for item in sets[2].items for note in item.degradations}
+    assert clean_notes <= {"light_on_dark", "captcha"}
 
 
 def test_every_reader_is_normalised_alike() -> None:

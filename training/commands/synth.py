@@ -28,14 +28,28 @@ def synth(
     fonts: Annotated[
         list[Path] | None, typer.Option("--fonts", help="Extra folder of .ttf/.otf fonts.")
     ] = None,
+    quality: Annotated[
+        str,
+        typer.Option(
+            "--quality",
+            help="lines: how degraded the prints are: harsh (the training mix), moderate "
+            "(a working camera installation) or clean (the print as rendered).",
+        ),
+    ] = "harsh",
 ) -> None:
     """Generate ``count`` labelled images: PNGs plus ``labels.csv`` (``file,text``)."""
     import cv2
     import numpy as np
     from rich.progress import track
 
-    from training.synth import synthetic_sources
+    from training.synth import PRINT_QUALITIES, synthetic_sources
 
+    if quality not in PRINT_QUALITIES:
+        typer.echo(
+            f"training: error: --quality must be {', '.join(PRINT_QUALITIES)}, not {quality!r}",
+            err=True,
+        )
+        raise typer.Exit(2)
     if kind not in ("lines", "captcha", "imagecaptcha", "chars"):
         typer.echo(
             f"training: error: --kind must be lines, captcha, imagecaptcha or chars, not {kind!r}",
@@ -46,7 +60,9 @@ def synth(
         _synth_chars(out, count, seed, held_out, tuple(fonts or ()))
         return
     try:
-        source = synthetic_sources(kind, held_out, tuple(fonts or ()))
+        source = synthetic_sources(
+            kind, held_out, tuple(fonts or ()), quality=PRINT_QUALITIES[quality]
+        )
     except (FileNotFoundError, ValueError) as error:
         typer.echo(f"training: error: {error}", err=True)
         raise typer.Exit(2) from None
@@ -54,12 +70,13 @@ def synth(
     rng = np.random.default_rng(seed)
     with (out / "labels.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["file", "text", "font", "style"])
+        writer.writerow(["file", "text", "font", "style", "degradations"])
         for index in track(range(count), description=f"rendering {kind}", transient=True):
             sample = source.sample(rng)
             name = f"{index:06d}.png"
             cv2.imwrite(str(out / name), sample.image)
-            writer.writerow([name, sample.text, sample.font, sample.font_kind])
+            degradations = " ".join(sample.degradations)
+            writer.writerow([name, sample.text, sample.font, sample.font_kind, degradations])
     typer.echo(f"wrote {count} images and labels.csv to {out}")
 
 
