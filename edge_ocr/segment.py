@@ -95,6 +95,12 @@ class SegmentConfig:
     (see ``faint_ink``); a full-height one is a character in fading light."""
     slants: tuple[float, ...] = tuple(round(0.05 * k, 2) for k in range(-7, 8))
     """Shears tried when straightening italic or slanted print (pixels per row)."""
+    slant_gain: float = 1.05
+    """A shear is used only when its column profile is this much sharper than upright's."""
+    backslant_gain: float = 1.1
+    """The same for a negative shear (print leaning left): italic fonts and slanted displays
+    lean right, and upright print rich in '\\' strokes ('W', 'X', 'Y', 'V') sharpens by up to
+    ~1.09 when sheared left."""
     stack_overlap: float = 0.5
     """Components whose column ranges share this fraction of the narrower one are one glyph."""
     max_width: float = 1.6
@@ -104,6 +110,14 @@ class SegmentConfig:
     """See ``max_width``; on a line of uniform character widths (``uniform_spread``) this
     alone decides. An 'M' or 'W' among alike characters is up to ~1.8 of them wide; two
     touching characters are about 2."""
+    wide_letter_width: float = 2.1
+    """On a uniform line, a group less than this many typical characters wide is cut only where
+    a cut crosses little ink (``wide_letter_cut``): proportional fonts draw tabular digits, so
+    a line of digits is uniform, and their 'W' and 'M' are up to ~2.0 digits wide."""
+    wide_letter_cut: float = 0.2
+    """Most ink, times ``H``, a cut between two touching characters crosses (contacts at
+    serifs and overlapping strokes: mostly 0.02-0.2); a cut through the middle of a 'W' or 'M'
+    crosses 0.23-0.34."""
     uniform_spread: float = 0.35
     """A line's character widths are uniform when their 10th-90th percentile spread is at
     most this fraction of their median."""
@@ -216,7 +230,8 @@ def ink_mask(normalised: LineCrop) -> npt.NDArray[np.bool_]:
 def estimate_slant(mask: npt.NDArray[np.bool_], config: SegmentConfig) -> float:
     """Horizontal shift per row that makes the strokes most upright (italic fonts, slanted
     7-segment displays): the shear whose column ink profile is sharpest. 0 when no shear
-    beats upright by a clear margin."""
+    beats upright by a clear margin (a wider one for leaning left, which real print rarely
+    does)."""
     ys, xs = np.nonzero(mask)
     if xs.size < 20:
         return 0.0
@@ -227,7 +242,8 @@ def estimate_slant(mask: npt.NDArray[np.bool_], config: SegmentConfig) -> float:
         profile = np.bincount(columns - columns.min())
         scores[shear] = float(np.sum(profile.astype(np.float64) ** 2))
     best = max(scores, key=lambda k: scores[k])
-    return best if scores[best] > 1.05 * scores.get(0.0, 0.0) else 0.0
+    gain = config.backslant_gain if best < 0.0 else config.slant_gain
+    return best if scores[best] > gain * scores.get(0.0, 0.0) else 0.0
 
 
 def deslant_margin(shear: float, height: int) -> int:
@@ -388,7 +404,13 @@ def _cut(group: _Group, mask: npt.NDArray[np.bool_], cuts: list[int], window: in
     """Cut a group of touching characters near the column offsets ``cuts``, each moved to the
     lowest point of the column ink profile within ``window`` columns."""
     profile = mask[group.y0 : group.y1, group.x0 : group.x1].sum(axis=0).astype(np.float64)
-    width = group.x1 - group.x0
+    return _pieces(group, mask, _cut_edges(profile, cuts, window))
+
+
+def _cut_edges(profile: npt.NDArray[np.float64], cuts: list[int], window: int) -> list[int]:
+    """Column offsets that cut the profile into pieces, from 0 to its width: each of ``cuts``
+    moved to the least ink within ``window`` columns."""
+    width = len(profile)
     edges = [0]
     for cut in cuts:
         lo = max(edges[-1] + 1, cut - window)
@@ -398,6 +420,12 @@ def _cut(group: _Group, mask: npt.NDArray[np.bool_], cuts: list[int], window: in
         offsets = np.arange(lo, hi)
         edges.append(int(offsets[np.argmin(profile[lo:hi] + 1e-3 * np.abs(offsets - cut))]))
     edges.append(width)
+    return edges
+
+
+def _pieces(group: _Group, mask: npt.NDArray[np.bool_], edges: list[int]) -> list[_Group]:
+    """The ink of a group between consecutive column offsets ``edges``, each piece trimmed to
+    its ink (empty pieces are left out)."""
     parts = []
     for a, b in itertools.pairwise(edges):
         cols = mask[group.y0 : group.y1, group.x0 + a : group.x0 + b]
@@ -417,12 +445,17 @@ def _cut(group: _Group, mask: npt.NDArray[np.bool_], cuts: list[int], window: in
     return parts
 
 
-def _split_evenly(group: _Group, mask: npt.NDArray[np.bool_], pieces: int) -> list[_Group]:
+def _split_evenly(
+    group: _Group, mask: npt.NDArray[np.bool_], pieces: int
+) -> tuple[list[_Group], int]:
     """Cut ``pieces`` characters of similar width, each cut moved to the least ink within a
-    third of a character of its even position."""
+    third of a character of its even position. Also returns the most ink a cut crosses."""
     width = group.x1 - group.x0
+    profile = mask[group.y0 : group.y1, group.x0 : group.x1].sum(axis=0).astype(np.float64)
     cuts = [round(width * k / pieces) for k in range(1, pieces)]
-    return _cut(group, mask, cuts, max(1, round(0.35 * width / pieces)))
+    edges = _cut_edges(profile, cuts, max(1, round(0.35 * width / pieces)))
+    heaviest = max((int(profile[e]) for e in edges[1:-1]), default=0)
+    return _pieces(group, mask, edges), heaviest
 
 
 @dataclass(frozen=True)
@@ -817,19 +850,36 @@ def segment_line(crop: LineCrop, config: SegmentConfig = SegmentConfig()) -> Seg
             config,
         )
         typical, uniform = _typical_width(groups, band_height, config)
-        limit = config.max_relative_width * typical
-        if not uniform:  # proportional print: 'M' and 'W' are wide
-            limit = max(config.max_width * band_height, limit)
         for group in groups:
-            width = group.x1 - group.x0
-            count = round(width / typical)
-            if width <= limit or count < 2:
-                boxes.append(group)
-            else:  # touching characters: cut near even positions, where the least ink is
-                boxes += _split_evenly(group, clean, count)
+            boxes += _split_group(group, clean, typical, uniform, band_height, config)
     result = tuple((g.x0, g.y0, g.x1 - g.x0, g.y1 - g.y0) for g in boxes)
     spaces = _spaces(result, band_height, config)
     return Segmentation(normalised, result, band, spaces, grid is not None, shear)
+
+
+def _split_group(
+    group: _Group,
+    clean: npt.NDArray[np.bool_],
+    typical: float,
+    uniform: bool,
+    band_height: int,
+    config: SegmentConfig,
+) -> list[_Group]:
+    """A glyph group as its characters: itself, or, when too wide for one character (see
+    ``max_width``), cut near even positions where the least ink is. On a uniform line a group
+    barely two characters wide is cut only through little ink (``wide_letter_cut``)."""
+    limit = config.max_relative_width * typical
+    if not uniform:  # proportional print: 'M' and 'W' are wide
+        limit = max(config.max_width * band_height, limit)
+    width = group.x1 - group.x0
+    count = round(width / typical)
+    if width <= limit or count < 2:
+        return [group]
+    pieces, heaviest = _split_evenly(group, clean, count)
+    wide_letter = uniform and width < config.wide_letter_width * typical
+    if wide_letter and heaviest > config.wide_letter_cut * band_height:
+        return [group]  # a 'W' or 'M' among tabular digits
+    return pieces
 
 
 def _dot_piece_is_character(

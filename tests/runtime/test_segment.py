@@ -14,7 +14,15 @@ from edge_ocr.render import (
     render_hershey,
     render_seven_segment,
 )
-from edge_ocr.segment import SegmentConfig, char_crops, cut_char, segment_line
+from edge_ocr.segment import (
+    SegmentConfig,
+    char_crops,
+    cut_char,
+    estimate_slant,
+    ink_mask,
+    normalise_line,
+    segment_line,
+)
 
 HERSHEY = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX)
 
@@ -219,3 +227,73 @@ def test_a_faint_blotch_between_characters_is_not_counted() -> None:
         cv2.ellipse(ink, blotch, (2, 6), 0, 0, 360, 0.6, -1)
         correct += len(segment_line(_printed(RenderedLine(ink, drawn.boxes), rng)).boxes) == 6
     assert correct >= 38, f"{correct}/40"
+
+
+def test_upright_print_with_many_diagonals_is_not_sheared_left() -> None:
+    """Upright letters rich in '\\' strokes sharpen a little when sheared left, and were
+    straightened into a back-slant that splits them; print leaning left is rare, so a
+    negative shear needs a wider margin (2 of these 40 lines sheared left before, 1 after),
+    while a line that really leans left is still straightened."""
+    sheared_left = 0
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        text = "".join(rng.choice(list("XWYVKAN"), size=6))
+        drawn = render_hershey(text, 30, HERSHEY[seed % 3], False, rng)
+        mask = ink_mask(normalise_line(_printed(drawn, rng)))
+        sheared_left += estimate_slant(mask, SegmentConfig()) < 0
+    assert sheared_left <= 1
+    rng = np.random.default_rng(1)
+    drawn = render_hershey("HEL 1474", 30, cv2.FONT_HERSHEY_DUPLEX, False, rng)
+    image = _printed(drawn, rng)
+    height, width = image.shape
+    lean = np.array([[1.0, 0.3, 0.0], [0.0, 1.0, 0.0]])  # the bottom row 0.3 H right
+    leaning = cv2.warpAffine(image, lean, (width + height, height), borderMode=cv2.BORDER_REPLICATE)
+    assert estimate_slant(ink_mask(normalise_line(leaning)), SegmentConfig()) < 0
+
+
+def _glyph(char: str, height: int, width: int, thickness: int) -> np.ndarray:
+    """One Hershey glyph cut to its ink and stretched to ``width`` columns (a wide letter of a
+    proportional font)."""
+    canvas = np.zeros((2 * height, 2 * height), np.uint8)
+    scale = height / cv2.getTextSize("H", cv2.FONT_HERSHEY_SIMPLEX, 1.0, 1)[0][1]
+    cv2.putText(
+        canvas,
+        char,
+        (height // 4, 3 * height // 2),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        scale,
+        255,
+        thickness,
+        cv2.LINE_AA,
+    )
+    rows = np.flatnonzero(canvas.max(axis=1) > 127)
+    cols = np.flatnonzero(canvas.max(axis=0) > 127)
+    ink = canvas[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    return cv2.resize(ink, (width, ink.shape[0])).astype(np.float32) / 255.0
+
+
+def _line_of(glyphs: list[np.ndarray], gaps: list[int]) -> np.ndarray:
+    """Glyphs side by side on one baseline, ``gaps[i]`` columns after glyph ``i`` (negative:
+    overlapping)."""
+    height = max(g.shape[0] for g in glyphs)
+    width = sum(g.shape[1] for g in glyphs) + sum(gaps)
+    canvas = np.zeros((height, width), np.float32)
+    x = 0
+    for glyph, gap in zip(glyphs, [*gaps, 0], strict=True):
+        top = height - glyph.shape[0]
+        region = canvas[top:, x : x + glyph.shape[1]]
+        np.maximum(region, glyph, out=region)
+        x += glyph.shape[1] + gap
+    return canvas
+
+
+def test_a_wide_letter_among_tabular_digits_is_not_cut() -> None:
+    """Proportional fonts draw tabular digits, so a line of digits has uniform widths, and its
+    'W' is about two digits wide; a cut through the 'W' crosses its strokes where a cut
+    between touching characters crosses little ink (each line was 9 boxes before, 8 after)."""
+    for thickness in (4, 5):
+        digits = [_glyph(c, 30, 15, thickness) for c in "2580317"]
+        wide = _glyph("W", 30, 30, thickness)
+        line = _line_of([*digits[:3], wide, *digits[3:]], [5] * 7)
+        image = _printed(RenderedLine(line, ()), np.random.default_rng(thickness))
+        assert len(segment_line(image).boxes) == 8
