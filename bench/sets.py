@@ -91,21 +91,23 @@ LINE_SETS = {
         "lines",
         LINES_SEED,
         "held-out code lines (unseen fonts, dot-matrix, 7-segment), harsh: the training mix of "
-        "every degradation, stacked",
+        "every degradation, stacked, with 8% captcha-styled lines",
     ),
     "moderate": (
         "lines_moderate",
         LINES_MODERATE_SEED,
-        "held-out code lines, moderate: every camera degradation at the strength of a working "
-        "installation",
+        "held-out printed code lines, moderate: every camera degradation at the strength of a "
+        "working installation",
     ),
     "clean": (
         "lines_clean",
         LINES_CLEAN_SEED,
-        "held-out code lines, clean: the print as rendered, either polarity",
+        "held-out printed code lines, clean: the print as rendered, either polarity",
     ),
 }
-"""Print quality → (set name, seed, title); ``training.synth.PRINT_QUALITIES`` defines them."""
+"""Print quality → (set name, seed, title); ``training.synth.PRINT_QUALITIES`` defines them.
+The harsh set is the training generator's own output; the moderate and clean sets hold printed
+code lines only, as a code-reading camera sees them (captcha styles are the captcha sets' job)."""
 
 
 def held_out_lines(count: int, quality: str = "harsh") -> EvalSet:
@@ -114,7 +116,12 @@ def held_out_lines(count: int, quality: str = "harsh") -> EvalSet:
     from training.synth import PRINT_QUALITIES, synthetic_sources
 
     name, seed, title = LINE_SETS[quality]
-    source = synthetic_sources("lines", held_out=True, quality=PRINT_QUALITIES[quality])
+    source = synthetic_sources(
+        "lines",
+        held_out=True,
+        quality=PRINT_QUALITIES[quality],
+        captcha_styled=quality == "harsh",
+    )
     rng = np.random.default_rng(_checked(seed))
     items = []
     for _ in range(count):

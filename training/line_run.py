@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,6 +18,9 @@ from edge_ocr.preprocess import LineShape
 from training.data import LineSet, generate_line_set, load_line_folder, load_line_set, save_line_set
 from training.report import plot_learning_curve, worst_errors_sheet, write_json
 from training.train import TrainConfig, predict_texts, train_line_model
+
+if TYPE_CHECKING:
+    from training.synth import SampleSource
 
 Log = Callable[[str], None]
 
@@ -43,6 +46,23 @@ class LineRunOptions:
     emphasis: str = ""
     """Captcha kind: characters drawn more often in the synthetic *training* strings (a hard
     pair such as ``"O0O0"``); validation and test draws keep the uniform distribution."""
+    moderate_share: float = 0.0
+    """Lines kind: share of the synthetic *training* lines drawn at moderate print quality
+    instead of harsh. The harsh mix stacks degradations until some lines are illegible, which
+    is label noise; a last stage can spend part of its draws on legible lines."""
+
+
+def synthetic_source(
+    kind: str, held_out: bool, emphasis: str = "", moderate_share: float = 0.0
+) -> SampleSource:
+    """The generator a run draws from: ``moderate_share`` of it at moderate print quality."""
+    from training.synth import MODERATE, Mixture, synthetic_sources
+
+    source: SampleSource = synthetic_sources(kind, held_out, emphasis=emphasis)
+    if moderate_share <= 0:
+        return source
+    moderate = synthetic_sources(kind, held_out, quality=MODERATE)
+    return Mixture([source, moderate], [1.0 - moderate_share, moderate_share])
 
 
 def _synthetic(
@@ -53,11 +73,10 @@ def _synthetic(
     shape: LineShape,
     workers: int,
     emphasis: str = "",
+    moderate_share: float = 0.0,
 ) -> LineSet:
-    from training.synth import synthetic_sources
-
     return generate_line_set(
-        synthetic_sources(kind, held_out, emphasis=emphasis).sample,
+        synthetic_source(kind, held_out, emphasis, moderate_share).sample,
         count,
         seed,
         shape,
@@ -90,6 +109,7 @@ def build_training_set(options: LineRunOptions, run_dir: Path, log: Log) -> Line
                 shape,
                 options.workers,
                 options.emphasis,
+                options.moderate_share,
             )
             save_line_set(synthetic, cache)
             log(f"generated {len(synthetic)} synthetic lines in {time.monotonic() - started:.0f} s")
@@ -156,6 +176,8 @@ def run_line(options: LineRunOptions, log: Log = print, verbose: bool = True) ->
     }
     if options.emphasis:
         summary["emphasis"] = options.emphasis
+    if options.moderate_share:
+        summary["moderate_share"] = options.moderate_share
     config = replace(config, data_summary=summary)
     state = train_line_model(
         config, train_set, validation, resume=options.resume, log=log, verbose=verbose

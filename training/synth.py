@@ -500,10 +500,12 @@ def synthetic_sources(
     font_dirs: tuple[Path, ...] = (),
     emphasis: str = "",
     quality: PrintQuality = HARSH,
+    captcha_styled: bool = True,
 ) -> Any:
     """The synthetic generator for a model kind; ``held_out`` gives the test fonts instead;
     ``emphasis`` (captcha kind) makes some characters more frequent in ImageCaptcha strings;
-    ``quality`` (lines kind) sets how degraded the prints are."""
+    ``quality`` (lines kind) sets how degraded the prints are, and ``captcha_styled=False``
+    leaves out the few captcha-styled lines (printed codes only)."""
     train_fonts, test_fonts = split_fonts(all_fonts(font_dirs))
     fonts = test_fonts if held_out else train_fonts
     if kind == "imagecaptcha":
@@ -517,4 +519,6 @@ def synthetic_sources(
             ],
             [0.8, 0.2],
         )
+    if not captcha_styled:
+        return LineSynthesizer(fonts, captcha_fraction=0.0, quality=quality)
     return LineSynthesizer(fonts, quality=quality)

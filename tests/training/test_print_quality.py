@@ -53,3 +53,17 @@ def test_synth_writes_the_chosen_quality_and_refuses_an_unknown_one(tmp_path: Pa
     )
     assert refused.exit_code == 2
     assert "--quality must be harsh, moderate, clean" in refused.output
+
+
+def test_moderate_share_replaces_that_share_of_harsh_training_draws() -> None:
+    from training.line_run import synthetic_source
+
+    def extremes(share: float) -> int:
+        source = synthetic_source("lines", held_out=False, moderate_share=share)
+        rng = np.random.default_rng(3)
+        notes = [source.sample(rng).degradations for _ in range(400)]
+        return sum(bool({"low_contrast", "salt_pepper"} & set(n)) for n in notes)
+
+    harsh, half, moderate = extremes(0.0), extremes(0.5), extremes(1.0)
+    assert moderate == 0
+    assert 0.25 * harsh < half < 0.8 * harsh

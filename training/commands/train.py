@@ -65,6 +65,16 @@ def train(
             "(e.g. O0O0: 'O' and '0' three times as often, for a pair the model confuses).",
         ),
     ] = "",
+    moderate_share: Annotated[
+        float,
+        typer.Option(
+            "--moderate-share",
+            min=0.0,
+            max=1.0,
+            help="lines: share of synthetic training lines drawn at moderate print quality "
+            "instead of the harsh mix (validation and test stay harsh).",
+        ),
+    ] = 0.0,
 ) -> None:
     """Train on synthetic data, a labelled folder, or both; writes model.keras, the int8
     model.tflite with its model.json contract, report.json, learning_curve.png and
@@ -97,6 +107,11 @@ def train(
     if emphasis and synthetic != "captcha":
         typer.echo("training: error: --emphasis applies to --synthetic-kind captcha only", err=True)
         raise typer.Exit(2)
+    if moderate_share and synthetic != "lines":
+        typer.echo(
+            "training: error: --moderate-share applies to --synthetic-kind lines only", err=True
+        )
+        raise typer.Exit(2)
 
     options = LineRunOptions(
         config=TrainConfig(
@@ -116,6 +131,7 @@ def train(
         resume=resume,
         seed_offset=1000 + seed,
         emphasis=emphasis,
+        moderate_share=moderate_share,
     )
     try:
         run_line(options, log=_log)
