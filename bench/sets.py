@@ -1,7 +1,8 @@
 """The evaluation sets: generated deterministically from fixed seeds that training never uses.
 
-Training draws from seeds 1000-3006 (``training/line_run.py``: ``seed_offset`` 1000 plus 0, 1000,
-2000 and 3000 + length). Every seed here is 90000 or more, and the line set renders only the
+Training draws from seeds 1000-4005 (``training/line_run.py``: ``seed_offset`` 1000 plus 0, 1000,
+2000 and 3000 + length), plus 10,000 per warm-restart stage (``training/recipes.py``; at most
+34005). Every seed here is 90000 or more, and the line sets render only the
 held-out fonts (``training.fonts.HELD_OUT_FONTS``) plus the procedural dot-matrix and 7-segment
 styles, so no evaluation image was ever seen in training.
 
