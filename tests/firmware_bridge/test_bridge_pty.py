@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bridge_support import NoisyRelay, PtyFirmware, Received, wait_for
+from bridge_support import NoisyRelay, PtyFirmware, wait_for
+
+from firmware_bridge.testing import Received
 
 from firmware_bridge import SerialSink, SinkOptions
 

@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bridge_support import FakeFirmware, Received, wait_for
+from bridge_support import wait_for
+
+from firmware_bridge.testing import FakeFirmware, Received
 
 from firmware_bridge import (
     LinkError,

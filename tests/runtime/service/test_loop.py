@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from service_support import NotifySocket, TcpFirmware, wait_for
+from service_support import NotifySocket, wait_for
 from typer.testing import CliRunner
 
 from edge_ocr.cli import app
@@ -18,6 +18,7 @@ from edge_ocr.service.config import ServiceConfig, load_config, parse_config
 from edge_ocr.service.engine import PipelineEngine, PipelineProcessor
 from edge_ocr.service.sdnotify import Notifier
 from edge_ocr.service.service import Service
+from firmware_bridge.testing import FakeFirmware
 from edge_ocr.service.soak import soak
 from edge_ocr.service.spool import Spool
 
@@ -205,7 +206,7 @@ def test_service_events_carry_verdicts_and_a_reload_changes_the_rules(tmp_path: 
 
 
 def test_the_firmware_sets_the_expected_code_over_the_serial_sink(tmp_path: Path) -> None:
-    firmware = TcpFirmware()
+    firmware = FakeFirmware()
     sinks = f'[[sinks]]\ntype = "serial"\nurl = "tcp:127.0.0.1:{firmware.port}"\n'
     path = rules_config(tmp_path, 'template = "[A-Z]{6} | L[0-9]{7}"', sinks)
     config = load_config(path)
@@ -214,13 +215,13 @@ def test_the_firmware_sets_the_expected_code_over_the_serial_sink(tmp_path: Path
     worker = threading.Thread(target=service.run)
     worker.start()
     try:
-        wait_for(lambda: len(firmware.received()) >= 1, 60, "a first READ")
+        wait_for(lambda: firmware.received.count() >= 1, 60, "a first READ")
         # Settable and no code yet: no item passes before the firmware says what to expect.
         assert {e["verdict"] for e in file_events(tmp_path)} == {"no-read"}
         assert file_events(tmp_path)[0]["detail"] == "no expected code set"
-        firmware.set_expected("lot 1")  # invalid: ignored, the loop goes on
+        firmware.send_set_expected("lot 1")  # invalid: ignored, the loop goes on
         wait_for(lambda: service.counters.expected_rejected == 1, 30, "the bad code refused")
-        firmware.set_expected(CODE)
+        firmware.send_set_expected(CODE)
         wait_for(lambda: service.counters.expected_set == 1, 30, "SET_EXPECTED applied")
         seen = len(file_events(tmp_path))
         wait_for(lambda: len(file_events(tmp_path)) >= seen + 2, 60, "items after the code")
@@ -230,7 +231,7 @@ def test_the_firmware_sets_the_expected_code_over_the_serial_sink(tmp_path: Path
         seen = len(file_events(tmp_path))
         wait_for(lambda: len(file_events(tmp_path)) >= seen + 1, 60, "an item after it")
         assert file_events(tmp_path)[-1]["verdict"] == "pass"
-        firmware.set_expected("")  # clears the code
+        firmware.send_set_expected("")  # clears the code
         wait_for(lambda: service.counters.expected_set == 2, 30, "the code cleared")
         seen = len(file_events(tmp_path))
         wait_for(lambda: len(file_events(tmp_path)) >= seen + 2, 60, "items after clearing")
@@ -240,5 +241,5 @@ def test_the_firmware_sets_the_expected_code_over_the_serial_sink(tmp_path: Path
         worker.join(30)
         firmware.stop()
     assert not worker.is_alive()
-    reads = firmware.received_reads()
+    reads = list(firmware.received.reads.values())
     assert {int(read.verdict) for read in reads} >= {1, 3}  # PASS and NO_READ on the wire

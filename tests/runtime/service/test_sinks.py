@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from service_support import Broker, Receiver, Subscriber, TcpFirmware, wait_for
+from service_support import Broker, Receiver, Subscriber, wait_for
 
 from edge_ocr.events import ItemEvent, LineResult
 from edge_ocr.service.config import parse_config
@@ -29,6 +29,7 @@ from edge_ocr.service.sinks import (
     StdoutSink,
 )
 from edge_ocr.service.spool import Spool, SpoolLimits
+from firmware_bridge.testing import FakeFirmware
 
 
 def wire(item: int, text: str = "LOT 2291-A") -> dict[str, Any]:
@@ -143,7 +144,7 @@ def test_mqtt_sink_raises_while_the_broker_is_down(tmp_path: Path) -> None:
 
 
 def test_serial_sink_delivers_to_firmware_over_tcp(tmp_path: Path) -> None:
-    firmware = TcpFirmware()
+    firmware = FakeFirmware()
     try:
         sink = make_sink(
             tmp_path, f'type = "serial"\nurl = "tcp:127.0.0.1:{firmware.port}"\nack_timeout_s = 0.2'
@@ -151,7 +152,7 @@ def test_serial_sink_delivers_to_firmware_over_tcp(tmp_path: Path) -> None:
         for item in (5, 6):
             sink.send(wire(item))
         sink.close()
-        assert firmware.received() == [5, 6]
+        assert firmware.received.items == [5, 6]
     finally:
         firmware.stop()
 
