@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -228,50 +228,39 @@ HARSH = PrintQuality(
 )
 """The training mix, stacked independently: some of its lines no reader can read."""
 
-MODERATE = PrintQuality(
+MODERATE = replace(
+    HARSH,
     name="moderate",
-    geometry_p=0.6,
     geometry_strength=0.5,
     low_contrast_p=0.0,
-    uneven_light_p=0.35,
     uneven_light_max=0.15,
-    texture_p=0.25,
-    blur_p=0.35,
     blur_sigma=(0.3, 0.7),
-    motion_p=0.25,
     motion_length=(0.05, 0.2),
-    low_resolution_p=0.3,
     low_resolution_height=(14, 20),
-    noise_p=0.4,
     noise_sigma=(2, 8),
     salt_pepper_p=0.0,
-    jpeg_p=0.25,
     jpeg_quality=(40, 80),
 )
 """A fixed camera with its own light, a little out of focus, short exposure, modest sensor
-noise and compression: every degradation kind, at the strength of a working installation."""
+noise and compression: every degradation kind of ``HARSH`` as often, at the strength of a
+working installation, without its illegible extremes (faint ink, salt-and-pepper)."""
 
-CLEAN = PrintQuality(
+CLEAN = replace(
+    HARSH,
     name="clean",
     geometry_p=0.0,
-    geometry_strength=0.0,
     low_contrast_p=0.0,
     uneven_light_p=0.0,
-    uneven_light_max=0.0,
     texture_p=0.0,
     blur_p=0.0,
-    blur_sigma=(0.0, 0.0),
     motion_p=0.0,
-    motion_length=(0.0, 0.0),
     low_resolution_p=0.0,
-    low_resolution_height=(0, 0),
     noise_p=0.0,
-    noise_sigma=(0, 0),
     salt_pepper_p=0.0,
     jpeg_p=0.0,
-    jpeg_quality=(0, 0),
 )
-"""The print as rendered, on paper or carton in either polarity: the font and style alone."""
+"""The print as rendered, on paper or carton in either polarity: the font and style alone
+(every degradation's probability is 0, so its range is never drawn from)."""
 
 PRINT_QUALITIES = {q.name: q for q in (HARSH, MODERATE, CLEAN)}
 
