@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 export TF_CPP_MIN_LOG_LEVEL := 3
+export TF_ENABLE_ONEDNN_OPTS := 1
 BENCH_ARGS ?=  # e.g. make bench BENCH_ARGS=--quick
 
 .PHONY: demo test lint model bench clean setup setup-dev

@@ -12,6 +12,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from quantize.errors import QuantizeError
 
 TFLITE_IDENTIFIER = b"TFL3"
@@ -198,6 +201,39 @@ def read_graph(source: Path | bytes) -> Graph:
         raise QuantizeError(
             f"{where}: not a readable TFLite model ({type(error).__name__}: {error})"
         ) from None
+
+
+NUMPY_DTYPES = {
+    "int8": np.int8,
+    "uint8": np.uint8,
+    "int16": np.int16,
+    "int32": np.int32,
+    "int64": np.int64,
+    "float16": np.float16,
+    "float32": np.float32,
+}
+
+
+def read_constants(source: Path | bytes) -> dict[int, npt.NDArray[Any]]:
+    """The stored data of every constant tensor of the main subgraph, by tensor index, in its
+    own dtype and shape (the weights and biases of an int8 model, still quantized)."""
+    data = read_flatbuffer(source)
+    model = _schema().ModelT.InitFromPackedBuf(bytearray(data), 0)
+    buffers = list(model.buffers or [])
+    graph = _parse(data)
+    constants: dict[int, npt.NDArray[Any]] = {}
+    for tensor, raw in zip(graph.tensors, model.subgraphs[0].tensors or [], strict=True):
+        dtype = NUMPY_DTYPES.get(tensor.dtype)
+        if not tensor.constant or dtype is None:
+            continue
+        buffer = buffers[raw.buffer]
+        raw_bytes = (
+            np.asarray(buffer.data, dtype=np.uint8).tobytes()
+            if buffer.data is not None and len(buffer.data)
+            else data[buffer.offset : buffer.offset + buffer.size]
+        )
+        constants[tensor.index] = np.frombuffer(raw_bytes, dtype=dtype).reshape(tensor.shape)
+    return constants
 
 
 @dataclass(frozen=True)
