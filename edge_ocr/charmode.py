@@ -1,10 +1,13 @@
 """Per-character recognition of line crops: segment, bin each character, one batched call.
 
 The result has the same types as line mode (``LineRead`` of ``CharRead``), so ``edge-ocr read``
-prints the same JSON whichever kind of model is loaded. A character whose top probability is
-under the contract's ``reject_threshold`` reads as '?' and is flagged, not guessed. Word spaces
-come from the gaps the segmenter measured; they carry confidence 1.0 because no classifier
-decided them.
+prints the same JSON whichever kind of model is loaded. By default the classifier also guides
+the segmentation (``edge_ocr.segment_guided``): the classical segmenter's boxes, split and
+joined in candidate ways, are all classified in the same one call, and the best-scoring
+reading is kept; ``guided=None`` reads the classical boxes as they are. A character whose
+top probability is under the contract's ``reject_threshold`` reads as '?' and is flagged,
+not guessed. Word spaces come from the gaps the segmenter measured; they carry confidence 1.0
+because no classifier decided them.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from edge_ocr.model import LoadedModel
 from edge_ocr.preprocess import bin_char
 from edge_ocr.recognize import REJECT_MARK, CharRead, LineRead, dequantize_output, input_lookup
 from edge_ocr.segment import SegmentConfig, Segmentation, char_crops, segment_line
+from edge_ocr.segment_guided import DEFAULT_GUIDANCE, GuidedConfig, GuidedSegmenter
 from edge_ocr.types import BinnedLine, FloatArray, LineCrop
 
 BATCH_STEP = 16
@@ -35,7 +39,10 @@ class CharRecognizer:
         model: LoadedModel,
         reject_threshold: float | None = None,
         segment: SegmentConfig | None = None,
+        guided: GuidedConfig | None = DEFAULT_GUIDANCE,
     ) -> None:
+        """``guided`` configures classifier-guided segmentation; None turns it off (the
+        classical ``segment_line`` boxes are read as they are)."""
         if model.contract.kind != "char":
             raise ModelError(
                 f"{model.path}: a {model.contract.kind} model cannot classify single characters"
@@ -49,6 +56,11 @@ class CharRecognizer:
             model.contract.reject_threshold if reject_threshold is None else reject_threshold
         )
         self._lookup = input_lookup(model)
+        self.guide = (
+            None
+            if guided is None
+            else GuidedSegmenter(self.crop_probabilities, guided, self.segment_config)
+        )
 
     def bin(self, char_crop: LineCrop) -> BinnedLine:
         return bin_char(char_crop, self.height, self.width)
@@ -67,8 +79,17 @@ class CharRecognizer:
         probabilities = dequantize_output(self.model, raw).reshape(padded, -1)
         return probabilities[:count]
 
+    def crop_probabilities(self, char_crops_: Sequence[LineCrop]) -> FloatArray:
+        """``N x C`` class probabilities of character crops, binned and classified in one call."""
+        if not char_crops_:
+            return np.zeros((0, len(self.charset)), np.float32)
+        return self.probabilities(np.stack([self.bin(c) for c in char_crops_]))
+
     def classify_binned(self, binned: npt.NDArray[np.uint8]) -> list[CharRead]:
-        probabilities = self.probabilities(binned)
+        return self.reads(self.probabilities(binned))
+
+    def reads(self, probabilities: FloatArray) -> list[CharRead]:
+        """The best class of each row of probabilities, rejected under the threshold."""
         best = probabilities.argmax(axis=1)
         reads = []
         for index, row in zip(best, probabilities, strict=True):
@@ -82,16 +103,24 @@ class CharRecognizer:
         """One read per single-character crop, all in one interpreter call. Crops should be cut
         the way the model's training crops were: ``edge_ocr.segment.cut_char`` for the bundled
         model, the user's own cropping for a model trained on the user's crops."""
-        if not char_crops_:
-            return []
-        return self.classify_binned(np.stack([self.bin(c) for c in char_crops_]))
+        return self.reads(self.crop_probabilities(char_crops_))
 
     def segment(self, crop: LineCrop) -> Segmentation:
-        return segment_line(crop, self.segment_config)
+        """The characters of one line: guided by the classifier unless that is turned off."""
+        if self.guide is None:
+            return segment_line(crop, self.segment_config)
+        return self.guide.segment([crop])[0].segmentation
 
     def read(self, crops: Sequence[LineCrop]) -> list[LineRead]:
-        """Segment every line crop, then classify all their characters in one call."""
-        return self.read_segmented([self.segment(c) for c in crops])
+        """Segment every line crop and classify its characters, all lines in one interpreter
+        call (with guidance, the call classifies every candidate and the chosen ones' reads
+        are kept)."""
+        if self.guide is None:
+            return self.read_segmented([segment_line(c, self.segment_config) for c in crops])
+        return [
+            self._line(g.segmentation, self.reads(g.probabilities))
+            for g in self.guide.segment(crops)
+        ]
 
     def read_segmented(self, segmentations: Sequence[Segmentation]) -> list[LineRead]:
         cuts = [char_crops(s, self.segment_config) for s in segmentations]

@@ -853,7 +853,7 @@ def segment_line(crop: LineCrop, config: SegmentConfig = SegmentConfig()) -> Seg
         for group in groups:
             boxes += _split_group(group, clean, typical, uniform, band_height, config)
     result = tuple((g.x0, g.y0, g.x1 - g.x0, g.y1 - g.y0) for g in boxes)
-    spaces = _spaces(result, band_height, config)
+    spaces = word_spaces(result, band_height, config)
     return Segmentation(normalised, result, band, spaces, grid is not None, shear)
 
 
@@ -925,7 +925,11 @@ def _typical_width(
     return float(median), bool(high - low <= config.uniform_spread * median)
 
 
-def _spaces(boxes: tuple[Box, ...], band_height: int, config: SegmentConfig) -> tuple[int, ...]:
+def word_spaces(
+    boxes: tuple[Box, ...], band_height: int, config: SegmentConfig = SegmentConfig()
+) -> tuple[int, ...]:
+    """Indices ``i`` of the boxes preceded by a word space: a gap wider than ``space_gap``
+    band heights and than 2.2 typical gaps of the line."""
     if len(boxes) < 2:
         return ()
     gaps = np.array([b[0] - (a[0] + a[2]) for a, b in itertools.pairwise(boxes)])
