@@ -250,6 +250,33 @@ def ctc_alignable(texts: list[str], time_steps: int) -> npt.NDArray[np.bool_]:
     return np.array([n <= min(time_steps, MAX_LABEL_LENGTH) for n in needed], dtype=bool)
 
 
+WARM_START_IMAGES = 512
+"""Training lines whose statistics unfold the batch norms of a model rebuilt from int8."""
+
+
+def initial_model(config: TrainConfig, images: npt.NDArray[np.uint8]) -> keras.Model:
+    """The model ``config.init_from`` names, to continue training from: a ``.keras`` line model,
+    or an int8 line model (bundled name, ``.tflite`` or run folder) rebuilt as float."""
+    source = config.init_from
+    if source.endswith(".keras"):
+        model = keras.models.load_model(source, compile=False)
+        charset = config.charset
+    else:
+        from training.warm_start import float_line_model
+
+        model, contract = float_line_model(source, images[:WARM_START_IMAGES], config.bn_momentum)
+        charset = contract.charset
+    wanted = (config.height, config.width, num_classes(config.charset))
+    found = (*model.input_shape[1:3], model.output_shape[-1])
+    if found != wanted or charset != config.charset:
+        raise ValueError(
+            f"{source}: takes {found[0]}x{found[1]} lines with {found[2]} classes "
+            f"(charset {charset!r}); this run is {wanted[0]}x{wanted[1]} with {wanted[2]} "
+            f"(charset {config.charset!r}): match --width to the model"
+        )
+    return model
+
+
 def train_line_model(
     config: TrainConfig,
     train_set: LineSet,
@@ -284,7 +311,7 @@ def train_line_model(
         state = json.loads((run_dir / "state.json").read_text())
         log(f"resuming {run_dir} after epoch {state['epoch']}")
     elif config.init_from:
-        full_model = keras.models.load_model(config.init_from, compile=False)
+        full_model = initial_model(config, images)
         log(f"starting from the weights of {config.init_from}")
     else:
         full_model = build_line_model(config.model_config())

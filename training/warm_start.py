@@ -13,13 +13,15 @@ fine-tuning do not shake the model apart.
 
 from __future__ import annotations
 
-import json
+from dataclasses import replace
 from pathlib import Path
 
 import keras
 import numpy as np
 import numpy.typing as npt
 
+from edge_ocr.contract import ModelContract, load_contract
+from edge_ocr.model import resolve_model
 from quantize.graph import read_constants, read_graph
 from training.models import LineModelConfig, build_line_model
 
@@ -153,7 +155,7 @@ def _unfold_batch_norms(
             ]
         )
     for norm, bias in pending:
-        probe = keras.Model(model.inputs, norm.input)
+        probe = keras.Model(model.input, norm.input)
         # Eager calls: TensorFlow's graph-mode depthwise kernel refuses the (2, 1) strides.
         values = np.concatenate(
             [
@@ -168,31 +170,44 @@ def _unfold_batch_norms(
         norm.set_weights([scale, mean + bias, mean, variance])
 
 
+def line_contract(spec: str, width: int, charset: str) -> ModelContract:
+    """The contract of the int8 line model ``spec``, refused unless a run of this ``width`` and
+    ``charset`` can start from it (checked before a run spends minutes drawing its data)."""
+    contract = load_contract(resolve_model(spec)[1])
+    if contract.kind != "line":
+        raise WarmStartError(f"{spec}: a {contract.kind} model, not a line model")
+    if contract.input_width != width:
+        raise WarmStartError(
+            f"{spec} takes lines {contract.input_width} wide, this run {width}: "
+            f"give it --width {contract.input_width}"
+        )
+    if contract.charset != charset:
+        raise WarmStartError(f"{spec} reads charset {contract.charset!r}, this run {charset!r}")
+    return contract
+
+
 def float_line_model(
-    tflite: Path, images: npt.NDArray[np.uint8], bn_momentum: float = 0.99
-) -> keras.Model:
-    """A float Keras line model with the weights of an int8 ``tflite`` line model, its batch
-    norms unfolded on ``images`` (binned lines, N x H x W uint8, a few hundred suffice)."""
-    contract_path = tflite.with_suffix(".json")
-    if not contract_path.is_file():
-        contract_path = tflite.parent / "model.json"
-    if not contract_path.is_file():
-        raise WarmStartError(f"{tflite}: no contract beside it (.json or model.json)")
-    contract = json.loads(contract_path.read_text(encoding="utf-8"))
-    if contract.get("kind") != "line":
-        raise WarmStartError(f"{tflite}: a {contract.get('kind')!r} model, not a line model")
+    spec: str, images: npt.NDArray[np.uint8], bn_momentum: float = 0.99
+) -> tuple[keras.Model, ModelContract]:
+    """A float Keras line model with the weights of an int8 line model (a bundled name, a
+    ``.tflite`` with its contract, or a run folder), its batch norms unfolded on ``images``
+    (binned lines, N x H x W uint8; a few hundred suffice), and the model's contract."""
+    tflite, contract_path = resolve_model(spec)
+    contract = load_contract(contract_path)
+    if contract.kind != "line":
+        raise WarmStartError(f"{spec}: a {contract.kind} model, not a line model")
     convolutions = _convolutions(tflite)
-    config = line_config_of(
-        convolutions, int(contract["input_height"]), int(contract["input_width"])
+    config = replace(
+        line_config_of(convolutions, contract.input_height, contract.input_width),
+        bn_momentum=bn_momentum,
     )
-    config = LineModelConfig(**{**vars(config), "bn_momentum": bn_momentum})
-    model = build_line_model(config)
-    floor = float(contract.get("training", {}).get("logit_floor", 0.0))
-    pending = _load_kernels(model, convolutions, floor)
     if images.shape[1:] != (config.height, config.width):
         raise WarmStartError(
-            f"statistics images are {images.shape[1:]}, the model takes "
-            f"{(config.height, config.width)}"
+            f"{spec} takes {config.height}x{config.width} lines, not "
+            f"{images.shape[1]}x{images.shape[2]} (give the run the model's --width)"
         )
+    model = build_line_model(config)
+    floor = float(contract.training.get("logit_floor", 0.0))
+    pending = _load_kernels(model, convolutions, floor)
     _unfold_batch_norms(model, pending, images.astype(np.float32)[..., None] / 255.0)
-    return model
+    return model, contract

@@ -65,6 +65,16 @@ def train(
             "(e.g. O0O0: 'O' and '0' three times as often, for a pair the model confuses).",
         ),
     ] = "",
+    init: Annotated[
+        str,
+        typer.Option(
+            "--init",
+            help="line: start from these weights instead of from scratch: a bundled model "
+            "(lines, captcha; rebuilt as float from its int8 file), a .tflite line model with "
+            "its contract, a run folder, or a .keras line model. Fine-tunes a shipped model on "
+            "your own prints; --width must match the model's.",
+        ),
+    ] = "",
     moderate_share: Annotated[
         float,
         typer.Option(
@@ -113,6 +123,14 @@ def train(
         )
         raise typer.Exit(2)
 
+    if init and not init.endswith(".keras"):
+        from training.warm_start import line_contract
+
+        try:
+            line_contract(init, width, TrainConfig(out=str(out)).charset)
+        except ValueError as error:
+            typer.echo(f"training: error: --init {error}", err=True)
+            raise typer.Exit(2) from None
     options = LineRunOptions(
         config=TrainConfig(
             out=str(out),
@@ -123,6 +141,7 @@ def train(
             width=width,
             max_steps_per_epoch=steps_per_epoch,
             seed=seed,
+            init_from=init,
         ),
         kind=synthetic,
         data=data,
