@@ -17,7 +17,7 @@ from edge_ocr.cli import app
 from edge_ocr.contract import ModelError
 from edge_ocr.model import BUNDLED_DIR, LoadedModel, load_model
 from edge_ocr.recognize import LineRecognizer
-from edge_ocr.render import render_dot_matrix, render_hershey
+from edge_ocr.render import render_dot_matrix, render_hershey, render_seven_segment
 from edge_ocr.segment import char_crops, segment_line
 
 LINES = ("LOT 4711", "EXP 27-04", "SN 8823", "12:45")
@@ -31,6 +31,16 @@ def _print(text: str, seed: int, style: str = "hershey") -> np.ndarray:
         drawn = render_hershey(text, 34, cv2.FONT_HERSHEY_DUPLEX, False, rng)
     ink = cv2.copyMakeBorder(drawn.ink, 8, 8, 12, 12, cv2.BORDER_CONSTANT, value=0.0)
     return np.rint(225 - 190 * ink).astype(np.uint8)
+
+
+def _seven_segment(text: str, height: int, rng: np.random.Generator) -> np.ndarray:
+    """7-segment print as ``tests/runtime/test_segment.py`` draws it: margins, paper, noise."""
+    ink = render_seven_segment(text, height, rng).ink
+    margin = max(3, ink.shape[0] // 6)
+    ink = cv2.copyMakeBorder(ink, margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=0)
+    paper, contrast = rng.uniform(150, 235), rng.uniform(90, 140)
+    image = paper - contrast * ink + rng.normal(0.0, rng.uniform(0.0, 6.0), size=ink.shape)
+    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +131,22 @@ def test_read_cli_prints_the_line_mode_json_shape(tmp_path: Path) -> None:
     assert set(char_read["chars"][0]) == set(line_read["chars"][0])
     assert char_read["model"] == "chars"
     assert char_read["text"] == "EXP 4711"
+
+
+def test_reading_is_guided_by_default_and_guidance_can_be_turned_off(
+    chars_model: LoadedModel,
+) -> None:
+    """A 7-segment '1' close to its '4' is one piece to the classical segmenter ('11467' comes
+    out as four characters); the default recognizer lets the classifier split it, and
+    ``guided=None`` reads the classical boxes as they are."""
+    rng = np.random.default_rng(291)
+    height = int(rng.integers(22, 42))
+    text = "".join(rng.choice(list("0123456789"), size=5))
+    image = _seven_segment(text, height, rng)
+    guided = CharRecognizer(chars_model, reject_threshold=0.0)
+    classical = CharRecognizer(chars_model, reject_threshold=0.0, guided=None)
+    assert guided.guide is not None and classical.guide is None
+    assert guided.read([image])[0].text == text == "11467"
+    assert len(classical.read([image])[0].text) == len(segment_line(image).boxes) == 4
+    assert len(guided.segment(image).boxes) == 5
+    assert len(classical.segment(image).boxes) == 4
