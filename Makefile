@@ -9,15 +9,15 @@ BENCH_ARGS ?=  # e.g. make bench BENCH_ARGS=--quick
 
 .PHONY: demo test lint model bench clean setup setup-dev
 
-$(VENV)/.base: pyproject.toml
+$(VENV)/.base: pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: $(PYTHON) not found (set PYTHON=...)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e .
+	$(PY) -m pip install -q -c constraints.txt -e .
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.base
-	$(PY) -m pip install -q -e ".[train,dev,mqtt]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[train,dev,mqtt]"
 	touch $@
 
 setup: $(VENV)/.base
