@@ -65,8 +65,9 @@ def bundled_recipes(runs_dir: str = "runs") -> dict[str, Recipe]:
     lines_base = _line_options(f"{runs_dir}/lines", "lines", "lines", 256, 1500, 240_000)
     lines_2 = _warm_restart(lines_base, f"{runs_dir}/lines-2", 6)
     lines_3 = _warm_restart(lines_2, f"{runs_dir}/lines-3", 6)
-    # Half of the last stage's draws at moderate quality: fewer illegible (mislabelled) lines.
+    # Half of the last two stages' draws at moderate quality: fewer illegible (mislabelled) lines.
     lines_4 = replace(_warm_restart(lines_3, f"{runs_dir}/lines-4", 6), moderate_share=0.5)
+    lines_5 = replace(_warm_restart(lines_4, f"{runs_dir}/lines-5", 6), moderate_share=0.5)
     captcha_base = _line_options(f"{runs_dir}/captcha", "captcha", "captcha", 128, 1000, 120_000)
     captcha_2 = _warm_restart(captcha_base, f"{runs_dir}/captcha-2", 5)
     captcha_3 = _warm_restart(captcha_2, f"{runs_dir}/captcha-3", 6)
@@ -80,7 +81,8 @@ def bundled_recipes(runs_dir: str = "runs") -> dict[str, Recipe]:
         "captcha": Recipe(captcha_4, "captcha-3"),
         "lines-2": Recipe(lines_2, "lines-base", install=False),
         "lines-3": Recipe(lines_3, "lines-2", install=False),
-        "lines": Recipe(lines_4, "lines-3"),
+        "lines-4": Recipe(lines_4, "lines-3", install=False),
+        "lines": Recipe(lines_5, "lines-4"),
     }
 
 

@@ -196,7 +196,14 @@ def test_bundle_runs_a_missing_base_stage_first(tmp_path: Path) -> None:
     from training.recipes import bundled_recipes
 
     recipes = bundled_recipes(str(tmp_path))
-    assert _with_prerequisites(["lines"], recipes) == ["lines-base", "lines-2", "lines-3", "lines"]
+    assert _with_prerequisites(["lines"], recipes) == [
+        "lines-base",
+        "lines-2",
+        "lines-3",
+        "lines-4",
+        "lines",
+    ]
+    assert recipes["lines"].options.config.init_from == f"{tmp_path}/lines-4/model.keras"
     assert recipes["lines"].options.moderate_share > 0
     assert not recipes["lines-3"].options.moderate_share
     assert _with_prerequisites(["captcha", "lines-base"], recipes) == [
