@@ -178,6 +178,8 @@ def run_line(options: LineRunOptions, log: Log = print, verbose: bool = True) ->
         summary["emphasis"] = options.emphasis
     if options.moderate_share:
         summary["moderate_share"] = options.moderate_share
+    if config.init_from:
+        summary["init_from"] = config.init_from
     config = replace(config, data_summary=summary)
     state = train_line_model(
         config, train_set, validation, resume=options.resume, log=log, verbose=verbose
