@@ -178,3 +178,18 @@ def test_peer_stream_fps_is_estimated_from_located_lines_and_latency() -> None:
     }
     # capture + locate = 5 ms, plus 2 lines x the median ms per line (1 ms and 20 ms).
     assert stream_fps_estimates(results) == {"tesseract": 22.2, "edge-ocr-int8": 142.9}
+
+
+def test_segmentation_is_judged_on_what_char_mode_does() -> None:
+    """Guided segmentation (char mode's default) is the measured figure; classical is named."""
+    from bench.sections import _segmentation_target
+
+    classical = {"all": {"lines": 100, "correct": 92, "accuracy": 0.92}}
+    guided = {"all": {"lines": 100, "correct": 99, "accuracy": 0.99}}
+    target = _segmentation_target(classical, guided)
+    assert target["passed"] is True
+    assert target["measured"].startswith("99.00% of 100 lines, guided")
+    assert "classical 92.00%" in target["measured"]
+    alone = _segmentation_target(classical, None)
+    assert alone["passed"] is False
+    assert alone["measured"].startswith("92.00% of 100 lines, classical")
