@@ -46,6 +46,11 @@ def _convolutions(tflite: Path) -> list[Convolution]:
         if op.name not in CONV_OPS:
             continue
         weights, bias = graph.tensor(op.inputs[1]), graph.tensor(op.inputs[2])
+        if weights.dtype != "int8" or not weights.scale or not bias.scale:
+            raise WarmStartError(
+                f"{tflite}: op {op.index} {op.name} has {weights.dtype} weights, not "
+                "quantized int8: export the model with `python -m quantize int8` first"
+            )
         # Per-output-channel scales: the last axis of a depthwise kernel, the first of a conv.
         shape = [1] * len(weights.shape)
         shape[-1 if op.name == "DEPTHWISE_CONV_2D" else 0] = len(weights.scale)
@@ -170,12 +175,19 @@ def _unfold_batch_norms(
         norm.set_weights([scale, mean + bias, mean, variance])
 
 
+def _line_model(spec: str) -> tuple[Path, ModelContract]:
+    """The ``.tflite`` and contract of ``spec``, refused unless it is a line model."""
+    tflite, contract_path = resolve_model(spec)
+    contract = load_contract(contract_path)
+    if contract.kind != "line":
+        raise WarmStartError(f"{spec}: a {contract.kind} model, not a line model")
+    return tflite, contract
+
+
 def line_contract(spec: str, width: int, charset: str) -> ModelContract:
     """The contract of the int8 line model ``spec``, refused unless a run of this ``width`` and
     ``charset`` can start from it (checked before a run spends minutes drawing its data)."""
-    contract = load_contract(resolve_model(spec)[1])
-    if contract.kind != "line":
-        raise WarmStartError(f"{spec}: a {contract.kind} model, not a line model")
+    _, contract = _line_model(spec)
     if contract.input_width != width:
         raise WarmStartError(
             f"{spec} takes lines {contract.input_width} wide, this run {width}: "
@@ -192,10 +204,7 @@ def float_line_model(
     """A float Keras line model with the weights of an int8 line model (a bundled name, a
     ``.tflite`` with its contract, or a run folder), its batch norms unfolded on ``images``
     (binned lines, N x H x W uint8; a few hundred suffice), and the model's contract."""
-    tflite, contract_path = resolve_model(spec)
-    contract = load_contract(contract_path)
-    if contract.kind != "line":
-        raise WarmStartError(f"{spec}: a {contract.kind} model, not a line model")
+    tflite, contract = _line_model(spec)
     convolutions = _convolutions(tflite)
     config = replace(
         line_config_of(convolutions, contract.input_height, contract.input_width),
