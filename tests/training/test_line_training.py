@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -113,29 +114,34 @@ def test_int8_export_reads_through_the_cli(
     assert all(0.0 <= r["confidence"] <= 1.0 for r in reads)
 
 
-def test_warm_restart_starts_from_the_base_weights(
-    trained: tuple[Path, dict[str, object]], tmp_path: Path
-) -> None:
-    """A second stage with ``init_from`` continues from what the base run learned."""
+def _five_steps_from(run_dir: Path, init_from: str, out: Path) -> dict[str, Any]:
+    """Five low-LR steps of the tiny run's configuration, started from ``init_from``."""
     from dataclasses import replace
 
     from training.train import TrainConfig, train_line_model
 
-    base_dir, base_state = trained
-    base_config = TrainConfig(**json.loads((base_dir / "config.json").read_text()))
+    base_config = TrainConfig(**json.loads((run_dir / "config.json").read_text()))
     train_set, _ = _digit_lines(400, seed=5)
     validation, _ = _digit_lines(200, seed=2)
     config = replace(
         base_config,
-        out=str(tmp_path),
+        out=str(out),
         epochs=1,
         max_steps_per_epoch=5,
         learning_rate=1e-4,
         warmup_steps=2,
         channels=tuple(base_config.channels),  # type: ignore[arg-type]
-        init_from=str(base_dir / "model.keras"),
+        init_from=init_from,
     )
-    state = train_line_model(config, train_set, validation, verbose=False, log=lambda _: None)
+    return train_line_model(config, train_set, validation, verbose=False, log=lambda _: None)
+
+
+def test_warm_restart_starts_from_the_base_weights(
+    trained: tuple[Path, dict[str, object]], tmp_path: Path
+) -> None:
+    """A second stage with ``init_from`` continues from what the base run learned."""
+    base_dir, base_state = trained
+    state = _five_steps_from(base_dir, str(base_dir / "model.keras"), tmp_path)
     base_history = base_state["history"]
     assert isinstance(base_history, list)
     # Five tiny steps from scratch read nothing (CER near 1); from the base weights they read.
@@ -148,12 +154,10 @@ def test_an_int8_model_rebuilds_as_float_and_fine_tunes(
 ) -> None:
     """``--init model.tflite``: the float model rebuilt from int8 reads as the original did, its
     unfolded batch norms read the same in training mode, and a run continues from it."""
-    from dataclasses import replace
-
     import keras
 
     from quantize.int8 import export_int8
-    from training.train import TrainConfig, predict_texts, train_line_model
+    from training.train import predict_texts
     from training.warm_start import float_line_model
 
     run_dir, _ = trained
@@ -174,20 +178,7 @@ def test_an_int8_model_rebuilds_as_float_and_fine_tunes(
     batch_statistics = np.asarray(rebuilt(pixels, training=True)).argmax(axis=-1)
     assert np.mean(inference == batch_statistics) > 0.95
 
-    base_config = TrainConfig(**json.loads((run_dir / "config.json").read_text()))
-    train_set, _ = _digit_lines(400, seed=5)
-    validation, _ = _digit_lines(200, seed=2)
-    config = replace(
-        base_config,
-        out=str(tmp_path / "fine-tuned"),
-        epochs=1,
-        max_steps_per_epoch=5,
-        learning_rate=1e-4,
-        warmup_steps=2,
-        channels=tuple(base_config.channels),  # type: ignore[arg-type]
-        init_from=str(tmp_path / "tiny.tflite"),
-    )
-    state = train_line_model(config, train_set, validation, verbose=False, log=lambda _: None)
+    state = _five_steps_from(run_dir, str(tmp_path / "tiny.tflite"), tmp_path / "fine-tuned")
     assert state["history"][0]["val_cer"] < 0.6  # five steps from scratch read nothing
 
 
