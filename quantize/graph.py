@@ -220,9 +220,9 @@ def read_constants(source: Path | bytes) -> dict[int, npt.NDArray[Any]]:
     data = read_flatbuffer(source)
     model = _schema().ModelT.InitFromPackedBuf(bytearray(data), 0)
     buffers = list(model.buffers or [])
-    graph = _parse(data)
     constants: dict[int, npt.NDArray[Any]] = {}
-    for tensor, raw in zip(graph.tensors, model.subgraphs[0].tensors or [], strict=True):
+    for index, raw in enumerate(model.subgraphs[0].tensors or []):
+        tensor = _tensor(index, raw, buffers)
         dtype = NUMPY_DTYPES.get(tensor.dtype)
         if not tensor.constant or dtype is None:
             continue
