@@ -66,7 +66,9 @@ class CharRecognizer:
         return bin_char(char_crop, self.height, self.width)
 
     def probabilities(self, binned: npt.NDArray[np.uint8]) -> FloatArray:
-        """``N x C`` class probabilities of a stack of binned characters, in one call."""
+        """``N x C`` probabilities of the charset's classes for a stack of binned characters,
+        in one call. A model with a non-character class (``contract.non_char``) gives rows
+        that sum to less than one: the rest is its belief that the crop is not a character."""
         if binned.ndim != 3 or binned.shape[1:] != (self.height, self.width):
             raise ValueError(f"expected N x {self.height} x {self.width} binned characters")
         count = binned.shape[0]
@@ -77,7 +79,7 @@ class CharRecognizer:
         batch[:count] = binned
         raw = self.model.runner.run(self._lookup[batch][..., np.newaxis])
         probabilities = dequantize_output(self.model, raw).reshape(padded, -1)
-        return probabilities[:count]
+        return probabilities[:count, : len(self.charset)]
 
     def crop_probabilities(self, char_crops_: Sequence[LineCrop]) -> FloatArray:
         """``N x C`` class probabilities of character crops, binned and classified in one call."""

@@ -48,12 +48,17 @@ class ModelContract:
     binning: str = "area, aspect kept, text bright on zero background"
     reject_threshold: float = 0.5
     """Character confidence below which a read character is reported as rejected ('?')."""
+    non_char: bool = False
+    """Char models only: the last output class means "not one character" (a fragment, or two
+    characters merged), trained on the wrong cuts a segmenter makes. The runtime reads only
+    the charset's classes; the probability left over is the model's doubt that the crop is a
+    character at all, so such crops come out with low confidence and are rejected."""
     training: dict[str, Any] = field(default_factory=dict)
     format: str = CONTRACT_FORMAT
 
     @property
     def num_classes(self) -> int:
-        return len(self.charset) + (1 if self.kind == "line" else 0)
+        return len(self.charset) + (1 if self.kind == "line" else 0) + (1 if self.non_char else 0)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n"
@@ -79,6 +84,12 @@ def _quantization(data: Any, where: str) -> TensorQuantization:
         raise ModelError(f"{where}: bad quantization ({error})") from None
 
 
+def _flag(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ModelError(f"{where}: expected true or false, not {value!r}")
+    return value
+
+
 def load_contract(path: Path) -> ModelContract:
     """Read and validate a ``model.json``."""
     if not path.is_file():
@@ -91,6 +102,7 @@ def load_contract(path: Path) -> ModelContract:
         raise ModelError(
             f"{path}: not an edge-ocr model contract (format must be {CONTRACT_FORMAT!r})"
         )
+    non_char = _flag(data.get("non_char", False), f"{path}: non_char")
     try:
         contract = ModelContract(
             name=str(data["name"]),
@@ -109,6 +121,7 @@ def load_contract(path: Path) -> ModelContract:
             colour=str(data.get("colour", "grey")),
             binning=str(data.get("binning", "")),
             reject_threshold=float(data.get("reject_threshold", 0.5)),
+            non_char=non_char,
             training=dict(data.get("training", {})),
         )
     except KeyError as error:
@@ -123,6 +136,8 @@ def load_contract(path: Path) -> ModelContract:
         raise ModelError(f"{path}: {error}") from None
     if contract.kind == "line" and contract.blank_index != BLANK_INDEX:
         raise ModelError(f"{path}: blank_index must be {BLANK_INDEX}")
+    if contract.non_char and contract.kind != "char":
+        raise ModelError(f"{path}: non_char applies to char models only")
     if not 0.0 <= contract.reject_threshold <= 1.0:
         raise ModelError(f"{path}: reject_threshold must be between 0 and 1")
     return contract

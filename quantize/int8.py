@@ -131,9 +131,11 @@ def export_int8(
     charset: str,
     training: dict[str, Any] | None = None,
     reject_threshold: float = 0.0,
+    non_char: bool = False,
 ) -> ModelContract:
     """Write ``out`` (.tflite) and its contract ``out.with_suffix('.json')``; a line model's
-    logits are floored first (``floor_logits``)."""
+    logits are floored first (``floor_logits``). ``non_char``: the char model's last class
+    means "not one character" (``ModelContract.non_char``)."""
     extra: dict[str, Any] = {}
     if kind == "line":
         model, floor = floor_logits(model, calibration)
@@ -153,6 +155,7 @@ def export_int8(
         output_quantization=output_q,
         tflite_sha256=file_sha256(out),
         reject_threshold=reject_threshold,
+        non_char=non_char,
         training={**(training or {}), "calibration_images": len(calibration), **extra},
     )
     contract.save(out.with_suffix(".json"))
@@ -181,6 +184,7 @@ def quantize_keras_file(
     charset: str = DEFAULT_CHARSET,
     seed: int = 0,
     reject_threshold: float = 0.5,
+    non_char: bool = False,
 ) -> Int8Export:
     """Full-int8 PTQ of a saved Keras recognizer, calibrated on ``calib`` (a labelled folder or
     ``synthetic[:lines|captcha]``), written to ``out`` with its contract beside it.
@@ -204,7 +208,7 @@ def quantize_keras_file(
         raise QuantizeError(
             f"{model_path}: --kind {kind}, but its output shape is that of a {found.kind} model"
         )
-    check_charset(found, charset, str(model_path))
+    check_charset(found, charset, str(model_path), non_char)
     calibration = load_images(
         calib,
         found.kind,
@@ -231,6 +235,7 @@ def quantize_keras_file(
             charset,
             training=training,
             reject_threshold=reject_threshold,
+            non_char=non_char,
         )
     except Exception as error:  # the converter raises its own ConverterError, not a ValueError
         lines = [line for line in str(error).splitlines() if line.strip()]

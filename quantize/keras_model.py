@@ -56,15 +56,24 @@ def geometry(model: Any, where: str) -> Geometry:
     )
 
 
-def check_charset(found: Geometry, charset: str, where: str) -> None:
-    """The charset must give every output class a meaning (plus the CTC blank for lines)."""
+def check_charset(found: Geometry, charset: str, where: str, non_char: bool = False) -> None:
+    """The charset must give every output class a meaning (plus the CTC blank for lines, plus
+    the non-character class for char models trained with one)."""
     try:
         validate_charset(charset)
     except CharsetError as error:
         raise QuantizeError(f"--charset: {error}") from None
-    expected = len(charset) + (1 if found.kind == "line" else 0)
+    if non_char and found.kind != "char":
+        raise QuantizeError(f"{where}: --non-char applies to char models only")
+    expected = len(charset) + (1 if found.kind == "line" else 0) + (1 if non_char else 0)
     if found.classes != expected:
-        blank = " plus the CTC blank" if found.kind == "line" else ""
+        blank = (
+            " plus the CTC blank"
+            if found.kind == "line"
+            else " plus the non-character class"
+            if non_char
+            else ""
+        )
         raise QuantizeError(
             f"{where}: the model has {found.classes} output classes but the "
             f"charset has {len(charset)} characters{blank} ({expected}); pass "

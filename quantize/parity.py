@@ -110,7 +110,7 @@ def float_reads(model: Any, images: npt.NDArray[np.uint8], kind: str, charset: s
         if kind == "line":
             reads += [d.text for d in greedy_decode_batch(probabilities[:, 0], charset)]
         else:
-            reads += [charset[int(i)] for i in probabilities.argmax(axis=-1)]
+            reads += [charset[int(i)] for i in probabilities[:, : len(charset)].argmax(axis=-1)]
     return reads
 
 
@@ -132,7 +132,8 @@ def int8_reads(tflite: Path, images: npt.NDArray[np.uint8]) -> tuple[list[str], 
     for start in range(0, len(images), BATCH):
         raw = loaded.runner.run(lookup[images[start : start + BATCH]][..., np.newaxis])
         probabilities = dequantize_output(loaded, raw).reshape(len(raw), -1)
-        reads += [contract.charset[int(i)] for i in probabilities.argmax(axis=-1)]
+        classes = probabilities[:, : len(contract.charset)]  # without a non-character class
+        reads += [contract.charset[int(i)] for i in classes.argmax(axis=-1)]
     return reads, contract
 
 

@@ -117,7 +117,7 @@ class CharBatches(keras.utils.PyDataset):
         self.steps = steps
         self.augment = augment
         self.rng = np.random.default_rng(seed)
-        self.classes = len(data.charset)
+        self.classes = data.classes
         self._order = self._permutation()
 
     def _permutation(self) -> npt.NDArray[np.int64]:
@@ -265,7 +265,7 @@ def fit(
     """Train ``model`` (a new one if None) on augmented ``train`` for up to ``epochs`` epochs.
     With a validation set the best epoch's weights are kept and training stops early."""
     keras.utils.set_random_seed(config.seed)
-    model = model if model is not None else build_model(config, len(train.charset))
+    model = model if model is not None else build_model(config, train.classes)
     steps = config.steps_for(len(train))
     batches = CharBatches(train, config.batch_size, steps, config.augment, config.seed)
     schedule = WarmupCosine(
@@ -298,8 +298,13 @@ def predict_probabilities(
     return np.concatenate(parts).astype(np.float32)
 
 
-def predict(model: keras.Model, images: npt.NDArray[np.uint8]) -> npt.NDArray[np.int64]:
-    labels: npt.NDArray[np.int64] = predict_probabilities(model, images).argmax(axis=1)
+def predict(
+    model: keras.Model, images: npt.NDArray[np.uint8], characters: int | None = None
+) -> npt.NDArray[np.int64]:
+    """The best class of each image among the first ``characters`` classes (all when None):
+    the charset's, without a non-character class, as the device reads a character."""
+    probabilities = predict_probabilities(model, images)[:, :characters]
+    labels: npt.NDArray[np.int64] = probabilities.argmax(axis=1)
     return labels
 
 
@@ -346,7 +351,7 @@ def train_char_model(
     def fresh() -> keras.Model | None:
         if pretrained is None:
             return None
-        model = build_model(config, len(train.charset))
+        model = build_model(config, train.classes)
         model.set_weights(pretrained)
         return model
 
@@ -524,6 +529,8 @@ class CharRunOptions:
     pretrain_epochs: int = 8
     synthetic_train: int = 24_000
     synthetic_test: int = 6_000
+    synthetic_non_chars: int = 0
+    """Wrong cuts added to synthetic training data as a non-character class."""
     baselines: tuple[str, ...] = ("knn", "svm")
     reject_threshold: float = 0.5
     workers: int = 1
@@ -601,6 +608,7 @@ def _load_data(options: CharRunOptions, log: Log) -> tuple[Any, list[str]]:
         options.synthetic_train,
         options.synthetic_test,
         workers=options.workers,
+        synthetic_non_chars=options.synthetic_non_chars,
     )
     for problem in data.train.problems[:20]:
         log(f"skipped {problem}")
@@ -640,6 +648,38 @@ def summarise_int8(
     }
 
 
+def summarise_non_chars(
+    model: keras.Model,
+    tflite: Any,
+    train: CharSet,
+    test: CharSet,
+    reject_threshold: float,
+    log: Log,
+) -> dict[str, Any]:
+    """How the non-character class does on wrong cuts in the held-out fonts: how often it is
+    the float model's best class, and how often the device rejects the crop (no character
+    reaches ``reject_threshold``), which is what guided segmentation and the reader use."""
+    characters = len(train.charset)
+    float_probabilities = predict_probabilities(model, test.images)
+    device = int8_probabilities(tflite, test.images)
+    summary = {
+        "train_images": int(np.sum(train.labels == characters)),
+        "test_images": len(test),
+        "float_non_char_best": round(
+            float(np.mean(float_probabilities.argmax(axis=1) == characters)), 5
+        ),
+        "float_rejected": round(
+            float(np.mean(float_probabilities[:, :characters].max(axis=1) < reject_threshold)), 5
+        ),
+        "int8_rejected": round(float(np.mean(device.max(axis=1) < reject_threshold)), 5),
+    }
+    log(
+        f"wrong cuts in held-out fonts: int8 rejects {summary['int8_rejected']:.4f} "
+        f"(non-character class best in float: {summary['float_non_char_best']:.4f})"
+    )
+    return summary
+
+
 def run_char(options: CharRunOptions, log: Log = print) -> dict[str, Any]:
     """Train, compare with the baselines, export int8 and write the report into ``out``."""
     import json
@@ -655,7 +695,9 @@ def run_char(options: CharRunOptions, log: Log = print) -> dict[str, Any]:
     config = options.config
     data, warnings = _load_data(options, log)
     train, test = data.train, data.test
-    baselines = run_baselines(train, test, config.seed, options.baselines, data.extra_tests)
+    baselines = run_baselines(
+        train.real_chars(), test, config.seed, options.baselines, data.extra_tests
+    )
     for baseline, result in baselines.items():
         log(f"{baseline}: test accuracy {result.accuracy:.4f} ({result.params})")
 
@@ -675,7 +717,8 @@ def run_char(options: CharRunOptions, log: Log = print) -> dict[str, Any]:
     )
     model = trained.model
     model.save(out / "model.keras")
-    float_predicted = predict(model, test.images)
+    characters = len(train.charset)
+    float_predicted = predict(model, test.images, characters)
     float_accuracy = float(np.mean(float_predicted == test.labels))
     log(f"CNN float test accuracy {float_accuracy:.4f}")
 
@@ -697,6 +740,7 @@ def run_char(options: CharRunOptions, log: Log = print) -> dict[str, Any]:
             **({"recipe": options.recipe} if options.recipe else {}),
         },
         reject_threshold=options.reject_threshold,
+        non_char=train.non_char,
     )
     int8 = int8_probabilities(tflite, test.images)
     int8_predicted = int8.argmax(axis=1)
@@ -716,7 +760,8 @@ def run_char(options: CharRunOptions, log: Log = print) -> dict[str, Any]:
         extra_tests[extra_name] = {
             "test_images": len(extra_test),
             "cnn_float": round(
-                float(np.mean(predict(model, extra_test.images) == extra_test.labels)), 5
+                float(np.mean(predict(model, extra_test.images, characters) == extra_test.labels)),
+                5,
             ),
             "cnn_int8": round(float(np.mean(extra_predicted == extra_test.labels)), 5),
             **{k: v.extra_accuracy[extra_name] for k, v in baselines.items()},
@@ -724,6 +769,13 @@ def run_char(options: CharRunOptions, log: Log = print) -> dict[str, Any]:
         }
         log(f"{extra_name}: CNN int8 {extra_tests[extra_name]['cnn_int8']:.4f}")
 
+    non_chars = (
+        None
+        if data.non_char_test is None
+        else summarise_non_chars(
+            model, tflite, train, data.non_char_test, options.reject_threshold, log
+        )
+    )
     per_kind = accuracy_by_kind(test.labels, int8_predicted, test.kinds)
     for kind, row in per_kind.items():
         knn = baselines.get("knn")
@@ -768,6 +820,7 @@ def run_char(options: CharRunOptions, log: Log = print) -> dict[str, Any]:
         "per_kind": per_kind,
         "extra_tests": extra_tests,
         "int8": int8_summary,
+        "non_chars": non_chars,
         "confusions": top_confusions(test.labels, int8_predicted, train.charset),
         "seconds": round(time.monotonic() - started, 1),
     }
@@ -799,6 +852,7 @@ def train_char_command(
     reject_threshold: float = 0.5,
     workers: int = 1,
     config: CharTrainConfig | None = None,
+    synthetic_non_chars: int = 0,
 ) -> dict[str, Any]:
     """The char training run behind ``train-char`` and ``train --kind char``: errors become
     one line on stderr and exit status 2; the result is a table on stdout and ``out``'s files."""
@@ -817,6 +871,7 @@ def train_char_command(
         pretrain_count=pretrain_count,
         synthetic_train=synthetic_train,
         synthetic_test=synthetic_test,
+        synthetic_non_chars=synthetic_non_chars,
         baselines=("knn", "svm") if baselines else (),
         reject_threshold=reject_threshold,
         workers=workers,

@@ -15,6 +15,7 @@ Three sources, one ``CharSet`` type:
 from __future__ import annotations
 
 import csv
+import itertools
 import multiprocessing
 from collections import Counter
 from collections.abc import Iterator
@@ -28,11 +29,11 @@ import numpy.typing as npt
 from edge_ocr.charset import DEFAULT_CHARSET, CharsetError, validate_charset
 from edge_ocr.preprocess import bin_char
 from edge_ocr.render import DOT_MATRIX_CHARSET, SEVEN_SEGMENT_CHARSET, Box
-from edge_ocr.segment import Segmentation, char_crops, segment_line
+from edge_ocr.segment import Segmentation, char_crops, cut_char, segment_line
+from edge_ocr.segment_guided import build_lattice
 from training.data import IMAGE_SUFFIXES, DatasetError, Problem
 from training.fonts import FontKind, FontSpec, all_fonts, split_fonts
 from training.synth import compose, degrade, render_line
-import itertools
 
 CHAR_CHARSET = DEFAULT_CHARSET.replace(" ", "")
 """Classes of the per-character model: the line charset without the space, which the
@@ -59,6 +60,8 @@ KIND_WEIGHTS = {
     FontKind.SEVEN_SEGMENT: 0.13,
 }
 """Print styles in the proportions of the line model's synthetic data."""
+NON_CHAR_TEXT = "<not a char>"
+"""How reports name the non-character class."""
 
 
 @dataclass
@@ -72,16 +75,26 @@ class CharSet:
     sources: list[str]
     kinds: list[str]
     problems: list[Problem] = field(default_factory=list)
+    non_char: bool = False
+    """Labels may be ``len(charset)``: a crop that is not one character (a fragment of one, or
+    parts of two), the class that lets guided segmentation refuse a wrong cut."""
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    @property
+    def classes(self) -> int:
+        """Output classes of a model trained on this set."""
+        return len(self.charset) + (1 if self.non_char else 0)
 
     @property
     def shape(self) -> tuple[int, int]:
         return int(self.images.shape[1]), int(self.images.shape[2])
 
     def texts(self) -> list[str]:
-        return [self.charset[int(i)] for i in self.labels]
+        return [
+            self.charset[int(i)] if i < len(self.charset) else NON_CHAR_TEXT for i in self.labels
+        ]
 
     def subset(self, indices: npt.NDArray[np.int64]) -> CharSet:
         return CharSet(
@@ -90,7 +103,14 @@ class CharSet:
             self.charset,
             [self.sources[i] for i in indices],
             [self.kinds[i] for i in indices],
+            non_char=self.non_char,
         )
+
+    def real_chars(self) -> CharSet:
+        """Only the crops of one character each (what a per-character baseline learns)."""
+        kept = self.subset(np.flatnonzero(self.labels < len(self.charset)))
+        kept.non_char = False
+        return kept
 
     def counts(self) -> dict[str, int]:
         """Images per class, in charset order (zero for classes with none)."""
@@ -111,6 +131,7 @@ class CharSet:
             [s for p in parts for s in p.sources],
             [k for p in parts for k in p.kinds],
             [q for p in parts for q in p.problems],
+            any(p.non_char for p in parts),
         )
 
 
@@ -321,6 +342,13 @@ class CharSynthConfig:
     min_length: int = 3
     max_length: int = 6
     degrade: float = 0.5
+    merge_share: float = 0.3
+    """Non-character crops: the share of neighbouring character pairs first merged into one
+    box, as the classical segmenter merges touching characters, before the guided
+    segmenter's candidates are built (splits of the merged box give fragments and
+    straddles)."""
+    non_chars_per_line: int = 2
+    """Non-character crops kept from one drawn line (candidates are many and alike)."""
 
 
 PRINTED = CharSynthConfig(degrade=0.0)
@@ -357,45 +385,133 @@ class CharSynthesizer:
         return self._pools[kind][int(rng.integers(len(self._pools[kind])))]
 
     def line(
-        self, rng: np.random.Generator, height: int, width: int
+        self, rng: np.random.Generator, height: int, width: int, non_char: bool = False
     ) -> list[tuple[npt.NDArray[np.uint8], int, str, str]]:
-        """(binned character, class, font, kind) for every character of one drawn line."""
+        """(binned crop, class, font, kind) for every character of one drawn line, or for
+        some of its wrong cuts (``non_char_cuts``)."""
+        cuts = self.non_char_cuts(rng) if non_char else self.cuts(rng)
         return [
-            (bin_char(crop, height, width), label, font, kind)
-            for crop, label, font, kind in self.cuts(rng)
+            (bin_char(crop, height, width), label, font, kind) for crop, label, font, kind in cuts
         ]
 
-    def cuts(self, rng: np.random.Generator) -> list[tuple[npt.NDArray[np.uint8], int, str, str]]:
-        """(character cut as the device cuts it, class, font, kind) for every character of one
-        drawn line: any size, text bright on a dark background (``cut_char``)."""
+    def draw(self, rng: np.random.Generator) -> DrawnLine | None:
+        """One short random string in one font, composed on paper, degraded in
+        ``config.degrade`` of lines, and segmented by the device's segmenter; None when a
+        character printed no ink (every dot dropped out), which leaves no exact label."""
         font, alphabet = self.pick(rng)
-        kind = font.kind
         cfg = self.config
         length = int(rng.integers(cfg.min_length, cfg.max_length + 1))
         text = "".join(alphabet[int(i)] for i in rng.integers(0, len(alphabet), size=length))
         char_height = int(rng.integers(cfg.min_height, cfg.max_height + 1))
         rendered = render_line(text, font, char_height, rng)
         if len(rendered.boxes) != len(text):
-            return []  # a character printed no ink (every dot dropped out): no exact label
+            return None
         ink, boxes = _with_margins(rendered.ink, rendered.boxes, char_height, rng)
         composed, _ = compose(ink, rng)
         if cfg.degrade >= 1.0 or (cfg.degrade > 0.0 and rng.random() < cfg.degrade):
             gray, _ = degrade(composed, char_height, rng)
         else:
             gray = np.clip(np.rint(composed), 0, 255).astype(np.uint8)
+        segmentation = segment_line(gray)
+        drawn = _drawn_boxes(boxes, segmentation, ink.shape, gray.shape)
+        return DrawnLine(text, font, segmentation, drawn)
+
+    def cuts(self, rng: np.random.Generator) -> list[tuple[npt.NDArray[np.uint8], int, str, str]]:
+        """(character cut as the device cuts it, class, font, kind) for every character of one
+        drawn line: any size, text bright on a dark background (``cut_char``)."""
+        line = self.draw(rng)
+        if line is None:
+            return []
         # Cut with the device's own segmenter, so training sees the crops the device makes.
         # Where its boxes are not one per drawn character, in order, the drawn boxes stand
         # in (so hard lines are not left out, and no crop gets a neighbour's label).
-        segmentation = segment_line(gray)
-        drawn = _drawn_boxes(boxes, segmentation, ink.shape, gray.shape)
-        if not _aligned(segmentation.boxes, drawn):
-            segmentation = replace(segmentation, boxes=drawn)
+        segmentation = line.segmentation
+        if not _aligned(segmentation.boxes, line.drawn):
+            segmentation = replace(segmentation, boxes=line.drawn)
         crops = char_crops(segmentation)
         return [
-            (crop, self._index[char], font.name, kind.value)
-            for char, crop in zip(text, crops, strict=True)
+            (crop, self._index[char], line.font.name, line.font.kind.value)
+            for char, crop in zip(line.text, crops, strict=True)
             if int(crop.max()) >= BLANK_LEVEL  # degraded past reading: no label can be right
         ]
+
+    def non_char_cuts(
+        self, rng: np.random.Generator
+    ) -> list[tuple[npt.NDArray[np.uint8], int, str, str]]:
+        """(crop, the non-character class, font, kind) for up to ``non_chars_per_line`` wrong
+        cuts of one drawn line: candidates of the guided segmenter's lattice that hold a
+        fragment of a character or parts of two, cut as the device cuts them."""
+        line = self.draw(rng)
+        if line is None:
+            return []
+        wrong = non_char_boxes(line.segmentation, line.drawn, rng, self.config.merge_share)
+        chosen = rng.permutation(len(wrong))[: self.config.non_chars_per_line]
+        segmentation = line.segmentation
+        crops = [
+            cut_char(segmentation.normalised, segmentation.band, wrong[int(i)]) for i in chosen
+        ]
+        label = len(self.charset)
+        return [
+            (crop, label, line.font.name, line.font.kind.value)
+            for crop in crops
+            if int(crop.max()) >= BLANK_LEVEL
+        ]
+
+
+@dataclass(frozen=True)
+class DrawnLine:
+    """A drawn string, its font, the device's segmentation of it and where each character
+    was drawn (in the coordinates of ``segmentation.normalised``)."""
+
+    text: str
+    font: FontSpec
+    segmentation: Segmentation
+    drawn: tuple[Box, ...]
+
+
+def _union(first: Box, second: Box) -> Box:
+    x0, y0 = min(first[0], second[0]), min(first[1], second[1])
+    x1 = max(first[0] + first[2], second[0] + second[2])
+    y1 = max(first[1] + first[3], second[1] + second[3])
+    return (x0, y0, x1 - x0, y1 - y0)
+
+
+def non_char_boxes(
+    segmentation: Segmentation,
+    drawn: tuple[Box, ...],
+    rng: np.random.Generator,
+    merge_share: float,
+) -> list[Box]:
+    """The candidates of the guided segmenter's lattice (``build_lattice``) that are wrong
+    cuts of this line. Some neighbouring boxes are merged first, as the classical segmenter
+    merges touching characters, so that the lattice's inner cuts make the fragments and
+    straddles a touching pair gives."""
+    boxes: list[Box] = []
+    for box in segmentation.boxes:
+        if boxes and rng.random() < merge_share:
+            boxes[-1] = _union(boxes[-1], box)
+        else:
+            boxes.append(box)
+    lattice = build_lattice(replace(segmentation, boxes=tuple(boxes)))
+    return [box for box in lattice.boxes if cut_verdict(box, drawn) == "non_char"]
+
+
+def cut_verdict(box: Box, drawn: tuple[Box, ...]) -> str:
+    """``char`` when a candidate box holds one drawn character (most of its columns, not much
+    more), ``non_char`` when it holds a fragment of one (60% of its columns or less, and
+    nothing of another) or large parts of two, ``unsure`` in between (never used as
+    either: the left two thirds of an 'E' still read as an 'E')."""
+    x0, x1 = box[0], box[0] + box[2]
+    covered = [max(0, min(x1, dx + dw) - max(x0, dx)) / max(1, dw) for dx, _, dw, _ in drawn]
+    if sum(c >= 0.35 for c in covered) >= 2:
+        return "non_char"
+    touched = [i for i, c in enumerate(covered) if c > 0.1]
+    if len(touched) != 1:
+        return "unsure"
+    part, width = covered[touched[0]], drawn[touched[0]][2]
+    if part >= 0.85 and box[2] <= 1.25 * width + 2:
+        return "char"
+    return "non_char" if part <= 0.6 else "unsure"
 
 
 def _drawn_boxes(
@@ -458,16 +574,16 @@ def _with_margins(
 
 
 def _generate_chunk(
-    args: tuple[CharSynthesizer, int, int, int, int],
+    args: tuple[CharSynthesizer, int, int, int, int, bool],
 ) -> tuple[npt.NDArray[np.uint8], list[int], list[str], list[str]]:
-    synthesizer, seed, count, height, width = args
+    synthesizer, seed, count, height, width, non_char = args
     rng = np.random.default_rng(seed)
     images: list[npt.NDArray[np.uint8]] = []
     labels: list[int] = []
     fonts: list[str] = []
     kinds: list[str] = []
     while len(labels) < count:
-        for image, label, font, kind in synthesizer.line(rng, height, width):
+        for image, label, font, kind in synthesizer.line(rng, height, width, non_char):
             images.append(image)
             labels.append(label)
             fonts.append(font)
@@ -492,9 +608,11 @@ def generate_char_set(
     fonts: list[FontSpec] | None = None,
     workers: int = 1,
     chunk: int = 2000,
+    non_char: bool = False,
 ) -> CharSet:
     """``count`` synthetic characters, reproducibly: chunk ``i`` always uses seed ``(seed, i)``
-    whatever the number of workers."""
+    whatever the number of workers. ``non_char``: ``count`` wrong cuts instead, all of the
+    non-character class (``CharSynthesizer.non_char_cuts``)."""
     synthesizer = CharSynthesizer(
         fonts if fonts is not None else synthetic_fonts(held_out), charset, config
     )
@@ -505,6 +623,7 @@ def generate_char_set(
             min(chunk, count - start),
             height,
             width,
+            non_char,
         )
         for i, start in enumerate(range(0, count, chunk))
     ]
@@ -519,7 +638,14 @@ def generate_char_set(
     try:
         for images, labels, fonts_used, kinds in results:
             parts.append(
-                CharSet(images, np.array(labels, dtype=np.int64), charset, fonts_used, kinds)
+                CharSet(
+                    images,
+                    np.array(labels, dtype=np.int64),
+                    charset,
+                    fonts_used,
+                    kinds,
+                    non_char=non_char,
+                )
             )
     finally:
         if pool is not None:
@@ -544,6 +670,8 @@ class CharData:
     test: CharSet
     description: dict[str, object]
     extra_tests: dict[str, CharSet] = field(default_factory=dict)
+    non_char_test: CharSet | None = None
+    """Wrong cuts in the held-out fonts, when the training set has non-character crops."""
 
 
 def resolve_char_data(
@@ -557,11 +685,16 @@ def resolve_char_data(
     synthetic_test: int = SYNTHETIC_TEST,
     test_fraction: float = FOLDER_TEST_FRACTION,
     workers: int = 1,
+    synthetic_non_chars: int = 0,
 ) -> CharData:
     """``digits`` (the fixed 1,257 / 540 split of scikit-learn's scans), ``synthetic``
     (training fonts; the test set is drawn with the held-out fonts) or a labelled folder
     (tested on ``test_data``, else on a stratified ``test_fraction`` of it). An empty
-    ``charset`` means: the ten digits, the default char charset, the labels found."""
+    ``charset`` means: the ten digits, the default char charset, the labels found.
+    ``synthetic_non_chars`` (synthetic data only) adds that many wrong cuts to the training
+    set as a non-character class, and a quarter as many in the held-out fonts to test it."""
+    if synthetic_non_chars and data != "synthetic":
+        raise DatasetError("--non-chars applies to --data synthetic only")
     if data == "digits":
         if test_data is not None:
             raise DatasetError("--test-data does not apply to --data digits (its split is fixed)")
@@ -578,6 +711,30 @@ def resolve_char_data(
         train = generate_char_set(
             synthetic_train, seed, False, charset, height, width, workers=workers
         )
+        non_char_test = None
+        if synthetic_non_chars:
+            wrong_cuts = generate_char_set(
+                synthetic_non_chars,
+                seed + 30_000,
+                False,
+                charset,
+                height,
+                width,
+                workers=workers,
+                non_char=True,
+            )
+            train = CharSet.concatenate([train, wrong_cuts])
+            non_char_test = generate_char_set(
+                max(1, synthetic_non_chars // 4),
+                seed + 10_002,
+                True,
+                charset,
+                height,
+                width,
+                PRINTED,
+                workers=workers,
+                non_char=True,
+            )
         test, degraded = (
             generate_char_set(
                 synthetic_test, seed + offset, True, charset, height, width, config, workers=workers
@@ -594,8 +751,10 @@ def resolve_char_data(
                 "test": "held-out fonts and the procedural styles, printed (composed on paper, "
                 "no camera degradation); 'held_out_degraded': the same fonts, every line degraded",
                 "test_fonts": sorted(set(test.sources) | set(degraded.sources)),
+                "train_non_chars": synthetic_non_chars,
             },
             {"held_out_degraded": degraded},
+            non_char_test,
         )
     folder = Path(data)
     loaded = load_char_folder(folder, charset, height, width)

@@ -54,6 +54,14 @@ RejectOption = Annotated[
     ),
 ]
 SeedOption = Annotated[int, typer.Option("--seed", help="Seed of the calibration images.")]
+NonCharOption = Annotated[
+    bool,
+    typer.Option(
+        "--non-char",
+        help="Char models: the last output class means 'not one character' (train-char "
+        "--non-chars); its output has one class more than the charset.",
+    ),
+]
 
 
 def int8(
@@ -66,6 +74,7 @@ def int8(
     charset: CharsetOption = DEFAULT_CHARSET,
     reject_threshold: RejectOption = 0.5,
     seed: SeedOption = 0,
+    non_char: NonCharOption = False,
 ) -> None:
     """Quantize a Keras model to full int8 and write the .tflite with its contract.
 
@@ -91,6 +100,7 @@ def int8(
             charset=charset,
             seed=seed,
             reject_threshold=reject_threshold,
+            non_char=non_char,
         )
     except QuantizeError as error:
         fail(str(error))

@@ -70,3 +70,20 @@ def test_synthetic_character_crops() -> None:
     assert crops.images.shape == (30, 32, 24) and crops.images.dtype == np.uint8
     assert set(crops.texts) <= set("AB7")
     assert all(image.max() > 100 for image in crops.images)  # text bright on black
+
+
+def test_non_character_class_is_declared_with_its_own_flag(
+    char_keras: Path, tmp_path: Path
+) -> None:
+    """A char model trained with a non-character class has one output more than its charset:
+    ``--non-char`` says so, and the class count is checked either way."""
+    calib = write_folder(tmp_path / "calib", *char_crops(60, seed=6))
+    out = tmp_path / "nine.tflite"
+    common = [str(char_keras), "--calib", str(calib), "--samples", "60", "--out", str(out)]
+    result = runner.invoke(app, ["int8", *common, "--charset", DIGITS, "--non-char"])
+    assert result.exit_code == 2
+    assert "plus the non-character class" in result.output
+    result = runner.invoke(app, ["int8", *common, "--charset", DIGITS[:-1], "--non-char"])
+    assert result.exit_code == 0, result.output
+    contract = load_contract(out.with_suffix(".json"))
+    assert contract.non_char and contract.num_classes == len(DIGITS)

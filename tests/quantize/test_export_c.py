@@ -110,15 +110,19 @@ def test_export_c_compiles_and_round_trips(good_int8: Path, tmp_path: Path) -> N
     assert lines[2] == f"{good_int8.stat().st_size} 64"
 
 
-def test_charset_escapes_survive_the_c_compiler(tmp_path: Path) -> None:
-    """Quotes, backslashes, question marks (trigraphs) and UTF-8 come out as the same bytes."""
+@pytest.mark.parametrize("non_char", [False, True])
+def test_charset_escapes_survive_the_c_compiler(tmp_path: Path, non_char: bool) -> None:
+    """Quotes, backslashes, question marks (trigraphs) and UTF-8 come out as the same bytes;
+    a non-character class is one more, empty, label after the charset's."""
     gcc, gxx = _compilers()
     charset = 'A"\\?é0/'
     quant = TensorQuantization("int8", 0.5, -3)
-    contract = ModelContract("we*/ird", "char", charset, 32, 24, quant, quant, "0" * 64)
+    contract = ModelContract(
+        "we*/ird", "char", charset, 32, 24, quant, quant, "0" * 64, non_char=non_char
+    )
     data = bytes(range(256)) * 3
     (tmp_path / "tiny_model_data.h").write_text(
-        render_header("tiny", contract, "x.tflite", len(data), (1, len(charset)), 4096)
+        render_header("tiny", contract, "x.tflite", len(data), (1, contract.num_classes), 4096)
     )
     (tmp_path / "tiny_model_data.cc").write_text(render_cc("tiny", contract, data))
     (tmp_path / "main_c.c").write_text(r"""
@@ -128,8 +132,8 @@ int main(void) {
   const unsigned char* p = (const unsigned char*)g_tiny_charset;
   int i;
   for (; *p; ++p) printf("%02x", *p);
-  printf(" %d %d", TINY_MODEL_BLANK_INDEX, TINY_MODEL_KIND_IS_LINE);
-  for (i = 0; i < TINY_MODEL_NUM_CLASSES; ++i) printf(" %s", g_tiny_class_labels[i]);
+  printf(" %d %d %d", TINY_MODEL_BLANK_INDEX, TINY_MODEL_KIND_IS_LINE, TINY_MODEL_NON_CHAR_INDEX);
+  for (i = 0; i < TINY_MODEL_NUM_CLASSES; ++i) printf(" [%s]", g_tiny_class_labels[i]);
   for (i = 0; i < 4; ++i) printf(" %d", g_tiny_model_data[255 + i]);
   printf("\n");
   return 0;
@@ -138,8 +142,9 @@ int main(void) {
     _run([gxx, "-std=c++17", *WARNINGS, "-c", "tiny_model_data.cc", "-o", "data.o"], tmp_path)
     _run([gcc, "-std=c99", *WARNINGS, "main_c.c", "data.o", "-o", "check"], tmp_path)
     output = _run([str(tmp_path / "check")], tmp_path).strip()
-    labels = " ".join(charset)
-    assert output == f"{charset.encode().hex()} -1 0 {labels} 255 0 1 2"
+    labels = " ".join(f"[{c}]" for c in charset) + (" []" if non_char else "")
+    index = len(charset) if non_char else -1
+    assert output == f"{charset.encode().hex()} -1 0 {index} {labels} 255 0 1 2"
 
 
 @pytest.mark.parametrize("name", ["3d", "my-model", "int", "__x", "_Model", "", "é"])

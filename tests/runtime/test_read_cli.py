@@ -138,6 +138,28 @@ def test_wrong_model_files_are_refused(tmp_path: Path) -> None:
         load_model(str(copied))
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("lines", True, "non_char applies to char models only"),
+        ("chars", "yes", "non_char: expected true or false"),
+        ("chars", not load_contract(BUNDLED_DIR / "chars.json").non_char, "output has"),
+    ],
+)
+def test_a_wrong_non_character_flag_is_refused(
+    tmp_path: Path, name: str, value: object, message: str
+) -> None:
+    """The flag decides how many output classes the model has: a contract that gets it wrong
+    would read the non-character class as a character, or drop a character."""
+    copied = tmp_path / "copy.tflite"
+    shutil.copyfile(BUNDLED_DIR / f"{name}.tflite", copied)
+    contract = json.loads((BUNDLED_DIR / f"{name}.json").read_text())
+    contract["non_char"] = value
+    (tmp_path / "copy.json").write_text(json.dumps(contract))
+    with pytest.raises(ModelError, match=message):
+        load_model(str(copied))
+
+
 def test_acceleration_choices(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     assert load_model("lines", accel="none").accelerator == "cpu-builtin"
     assert load_model("lines", accel="cpu").accelerator == "cpu-xnnpack"

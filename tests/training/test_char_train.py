@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from edge_ocr.charmode import CharRecognizer
+from edge_ocr.model import load_model
 from training.char_train import AugmentConfig, CharTrainConfig, augment_batch
 from training.chars import CharSet, CharSynthConfig, generate_char_set, synthetic_fonts
 
@@ -211,18 +213,49 @@ def test_a_whole_char_run_reports_cnn_and_baselines_on_every_test_set(tmp_path: 
         charset=CHARSET,
         synthetic_train=240,
         synthetic_test=60,
+        synthetic_non_chars=80,
         epochs=3,
         config=TINY,
     )
     saved = json.loads((tmp_path / "report.json").read_text())
     assert saved["results"] == report["results"]
     assert set(saved["results"]) == {"cnn_float", "cnn_int8", "knn", "svm"}
+    assert saved["data"]["train_images"] == 320
+    assert saved["non_chars"]["train_images"] == 80 and saved["non_chars"]["test_images"] == 20
+    assert 0.0 <= saved["non_chars"]["int8_rejected"] <= 1.0
     degraded = saved["extra_tests"]["held_out_degraded"]
     assert degraded["test_images"] == 60
     assert {"cnn_float", "cnn_int8", "knn", "svm", "per_kind"} <= set(degraded)
     assert saved["int8"]["tflite_bytes"] == (tmp_path / "model.tflite").stat().st_size
     for name in ("model.json", "training.png", "confusion.png", "errors.png"):
         assert (tmp_path / name).is_file(), name
+    model = load_model(str(tmp_path / "model.tflite"), accel="cpu")
+    assert model.contract.non_char and model.contract.num_classes == len(CHARSET) + 1
+    probabilities = CharRecognizer(model).probabilities(np.zeros((3, 32, 24), np.uint8))
+    assert probabilities.shape == (3, len(CHARSET))  # the device reads characters only
+
+
+def test_the_non_character_class_learns_to_refuse_wrong_cuts() -> None:
+    """Trained beside the characters, the extra class takes the wrong cuts of unseen lines,
+    and the characters still read."""
+    from training.char_train import predict_probabilities, train_char_model
+
+    fonts = [f for f in synthetic_fonts(held_out=False) if f.name == "hershey-simplex"]
+    config = CharSynthConfig(degrade=0.0, merge_share=0.6)
+
+    def wrong_cuts(count: int, seed: int) -> CharSet:
+        return generate_char_set(
+            count, seed, charset=CHARSET, fonts=fonts, config=config, non_char=True
+        )
+
+    train = CharSet.concatenate([_chars(360, seed=1), wrong_cuts(120, seed=3)])
+    result = train_char_model(replace(TINY, epochs=8), train, log=lambda _: None)
+    wrong = predict_probabilities(result.model, wrong_cuts(60, seed=4).images)
+    chars = _chars(120, seed=2)
+    read = predict_probabilities(result.model, chars.images)
+    refused = float(np.mean(wrong.argmax(axis=1) == len(CHARSET)))
+    assert refused > 0.5, refused  # chance is 0.2
+    assert float(np.mean(read.argmax(axis=1) == chars.labels)) > 0.6
 
 
 def test_char_recipes_match_their_command_lines(tmp_path: Path) -> None:

@@ -12,11 +12,14 @@ from training.chars import (
     CHAR_CHARSET,
     DIGITS_TEST_SIZE,
     CharSet,
+    CharSynthesizer,
     balance_report,
     charset_of_labels,
+    cut_verdict,
     digits_split,
     generate_char_set,
     load_char_folder,
+    non_char_boxes,
     resolve_char_data,
     stratified_split,
     synthetic_fonts,
@@ -192,3 +195,63 @@ def test_synth_chars_writes_a_folder_the_char_loader_reads(tmp_path: Path) -> No
     crop = cv2.imread(str(out / "000000.png"), cv2.IMREAD_GRAYSCALE)
     assert crop is not None
     assert np.median(crop) > 128  # dark print on light paper, as a scan would be
+
+
+DRAWN = ((0, 0, 10, 20), (12, 0, 10, 20), (24, 0, 4, 20))
+
+
+@pytest.mark.parametrize(
+    ("box", "verdict"),
+    [
+        ((0, 0, 10, 20), "char"),
+        ((9, 0, 14, 20), "char"),  # a column of the neighbour is not a second character
+        ((0, 0, 22, 20), "non_char"),  # two merged
+        ((12, 0, 14, 20), "non_char"),  # one and half of the next
+        ((0, 0, 5, 20), "non_char"),  # half of one
+        ((0, 0, 7, 20), "unsure"),  # most of one: may still look like it
+    ],
+)
+def test_cut_verdicts(box: tuple[int, int, int, int], verdict: str) -> None:
+    assert cut_verdict(box, DRAWN) == verdict
+
+
+def test_wrong_cuts_come_from_the_guided_lattice_and_hold_no_whole_character() -> None:
+    synthesizer = CharSynthesizer(synthetic_fonts(held_out=False))
+    rng = np.random.default_rng(4)
+    fragments = merges = 0
+    for _ in range(12):
+        line = synthesizer.draw(rng)
+        if line is None:
+            continue
+        for box in non_char_boxes(line.segmentation, line.drawn, rng, merge_share=0.5):
+            assert cut_verdict(box, line.drawn) == "non_char"
+            x0, x1 = box[0], box[0] + box[2]
+            covered = [min(x1, x + w) - max(x0, x) >= 0.35 * w for x, _, w, _ in line.drawn]
+            merges += sum(covered) >= 2
+            fragments += sum(covered) < 2
+    assert fragments > 0 and merges > 0, (fragments, merges)
+
+
+def test_non_character_sets_join_character_sets_as_one_more_class() -> None:
+    chars = generate_char_set(40, seed=2, charset="0147")
+    wrong = generate_char_set(20, seed=3, charset="0147", non_char=True)
+    assert wrong.non_char and set(wrong.labels.tolist()) == {4}
+    assert set(wrong.texts()) == {"<not a char>"}
+    joined = CharSet.concatenate([chars, wrong])
+    assert joined.non_char and joined.classes == 5 and len(joined) == 60
+    real = joined.real_chars()
+    assert not real.non_char and real.classes == 4
+    assert np.array_equal(real.images, chars.images)
+
+
+def test_synthetic_split_with_non_characters(tmp_path: Path) -> None:
+    split = resolve_char_data(
+        "synthetic", synthetic_train=40, synthetic_test=20, synthetic_non_chars=24
+    )
+    assert split.train.non_char and int(np.sum(split.train.labels == len(CHAR_CHARSET))) == 24
+    assert not split.test.non_char  # the character test stays characters only
+    assert split.non_char_test is not None and len(split.non_char_test) == 6
+    held_out = {font.name for font in synthetic_fonts(held_out=True)}
+    assert set(split.non_char_test.sources) <= held_out
+    with pytest.raises(DatasetError, match="--non-chars"):
+        resolve_char_data(str(_folder(tmp_path / "data", {"1": 4})), synthetic_non_chars=5)

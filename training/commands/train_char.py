@@ -57,6 +57,15 @@ def train_char(
     pretrain_count: Annotated[
         int, typer.Option("--pretrain-count", min=1, help="Synthetic pre-training characters.")
     ] = 20_000,
+    non_chars: Annotated[
+        int,
+        typer.Option(
+            "--non-chars",
+            min=0,
+            help="With --data synthetic: wrong cuts (fragments, merged pairs) to train as a "
+            "'not a character' class, which guided segmentation uses to refuse them.",
+        ),
+    ] = 0,
     reject_threshold: Annotated[
         float,
         typer.Option(
@@ -86,4 +95,5 @@ def train_char(
         pretrain_count=pretrain_count,
         reject_threshold=reject_threshold,
         workers=workers,
+        synthetic_non_chars=non_chars,
     )
