@@ -29,6 +29,9 @@ def char_recipes(runs_dir: str = "runs") -> dict[str, CharRecipe]:
     digits_epochs = 160
     synthetic_epochs = 30
     synthetic_train, synthetic_test = 48_000, 6_000
+    # Wrong cuts as a fifth of the training set: the non-character class that lets guided
+    # segmentation refuse fragments and merged pairs.
+    non_chars = 12_000
     return {
         "char-digits": CharRecipe(
             CharRunOptions(
@@ -48,10 +51,11 @@ def char_recipes(runs_dir: str = "runs") -> dict[str, CharRecipe]:
                 config=replace(CharTrainConfig(), epochs=synthetic_epochs),
                 synthetic_train=synthetic_train,
                 synthetic_test=synthetic_test,
+                synthetic_non_chars=non_chars,
                 name="chars",
             ),
             f"python -m training train-char --data synthetic --epochs {synthetic_epochs} "
             f"--synthetic-train {synthetic_train} --synthetic-test {synthetic_test} "
-            f"--out {runs_dir}/chars",
+            f"--non-chars {non_chars} --out {runs_dir}/chars",
         ),
     }

@@ -617,9 +617,11 @@ def _load_data(options: CharRunOptions, log: Log) -> tuple[Any, list[str]]:
     warnings = balance_report(data.train)
     for warning in warnings:
         log(f"warning: {warning}")
+    wrong_cuts = int(np.sum(data.train.labels == len(data.train.charset)))
     log(
         f"{len(data.train)} training and {len(data.test)} test images, "
-        f"{len(data.train.charset)} classes"
+        f"{data.train.classes} classes"
+        + (f" ({wrong_cuts} training images of wrong cuts)" if data.train.non_char else "")
     )
     return data, warnings
 

@@ -272,6 +272,8 @@ def test_char_recipes_match_their_command_lines(tmp_path: Path) -> None:
         assert words[:4] == ["python", "-m", "training", "train-char"]
         assert words[words.index("--data") + 1] == options.data
         assert int(words[words.index("--epochs") + 1]) == options.config.epochs
+        non_chars = int(words[words.index("--non-chars") + 1]) if "--non-chars" in words else 0
+        assert non_chars == options.synthetic_non_chars
     result = CliRunner().invoke(app, ["bundle", "--only", "nothing", "--runs", str(tmp_path)])
     assert result.exit_code == 2
     assert "chars" in result.output and "char-digits" in result.output
