@@ -9,7 +9,9 @@ Three sources, one ``CharSet`` type:
 - synthetic printed characters from the line renderers (TrueType, Hershey, dot-matrix,
   7-segment), composed and degraded as line data is, and cut from their line exactly as
   the device cuts them: ``edge_ocr.segment`` segments the drawn line and ``cut_char`` cuts each
-  character over the full text band, so '.', '-' and ':' keep their place in the line.
+  character over the full text band, so '.', '-' and ':' keep their place in the line;
+  and, as one more class, the wrong cuts guided segmentation must refuse (fragments of a
+  character, parts of two), taken from its own candidate lattice on such lines.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -496,7 +499,10 @@ def non_char_boxes(
     return [box for box in lattice.boxes if cut_verdict(box, drawn) == "non_char"]
 
 
-def cut_verdict(box: Box, drawn: tuple[Box, ...]) -> str:
+CutVerdict = Literal["char", "non_char", "unsure"]
+
+
+def cut_verdict(box: Box, drawn: tuple[Box, ...]) -> CutVerdict:
     """``char`` when a candidate box holds one drawn character (most of its columns, not much
     more), ``non_char`` when it holds a fragment of one (60% of its columns or less, and
     nothing of another) or large parts of two, ``unsure`` in between (never used as
