@@ -61,24 +61,16 @@ def test_int8_wrong_charset(tiny: Tiny, tmp_path: Path) -> None:
     )
 
 
-def test_int8_non_char_flag_on_a_line_model(tiny: Tiny, tmp_path: Path) -> None:
-    _one_line_error(
-        [
-            "int8",
-            str(tiny.keras_path),
-            "--calib",
-            str(tiny.calib_dir),
-            "--charset",
-            "0123456789",
-            "--non-char",
-            "--out",
-            str(tmp_path / "m.tflite"),
-        ],
-        "--non-char applies to char models only",
-    )
-
-
-def test_int8_wrong_kind(tiny: Tiny, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (["--kind", "char"], "--kind char, but its output shape is that of a line model"),
+        (["--non-char"], "--non-char applies to char models only"),
+    ],
+)
+def test_int8_char_options_on_a_line_model(
+    tiny: Tiny, tmp_path: Path, options: list[str], expected: str
+) -> None:
     _one_line_error(
         [
             "int8",
@@ -87,12 +79,11 @@ def test_int8_wrong_kind(tiny: Tiny, tmp_path: Path) -> None:
             str(tiny.calib_dir),
             "--charset",
             DIGITS,
-            "--kind",
-            "char",
+            *options,
             "--out",
             str(tmp_path / "m.tflite"),
         ],
-        "--kind char, but its output shape is that of a line model",
+        expected,
     )
 
 
