@@ -117,8 +117,9 @@ def float_reads(model: Any, images: npt.NDArray[np.uint8], kind: str, charset: s
 def int8_reads(tflite: Path, images: npt.NDArray[np.uint8]) -> tuple[list[str], ModelContract]:
     """Reads through the device runtime: contract and sha256 checked, input quantization folded
     into a lookup table, one batched interpreter call per chunk."""
+    from edge_ocr.charmode import CharRecognizer
     from edge_ocr.model import load_model
-    from edge_ocr.recognize import LineRecognizer, dequantize_output, input_lookup
+    from edge_ocr.recognize import LineRecognizer
 
     loaded = load_model(str(tflite), accel="cpu")
     contract = loaded.contract
@@ -128,12 +129,10 @@ def int8_reads(tflite: Path, images: npt.NDArray[np.uint8]) -> tuple[list[str], 
         for start in range(0, len(images), BATCH):
             reads += [line.text for line in recognizer.read_binned(images[start : start + BATCH])]
         return reads, contract
-    lookup = input_lookup(loaded)
+    classifier = CharRecognizer(loaded, reject_threshold=0.0, guided=None)
     for start in range(0, len(images), BATCH):
-        raw = loaded.runner.run(lookup[images[start : start + BATCH]][..., np.newaxis])
-        probabilities = dequantize_output(loaded, raw).reshape(len(raw), -1)
-        classes = probabilities[:, : len(contract.charset)]  # without a non-character class
-        reads += [contract.charset[int(i)] for i in classes.argmax(axis=-1)]
+        probabilities = classifier.probabilities(images[start : start + BATCH])
+        reads += [contract.charset[int(i)] for i in probabilities.argmax(axis=-1)]
     return reads, contract
 
 

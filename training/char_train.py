@@ -617,11 +617,14 @@ def _load_data(options: CharRunOptions, log: Log) -> tuple[Any, list[str]]:
     warnings = balance_report(data.train)
     for warning in warnings:
         log(f"warning: {warning}")
-    wrong_cuts = int(np.sum(data.train.labels == len(data.train.charset)))
     log(
         f"{len(data.train)} training and {len(data.test)} test images, "
         f"{data.train.classes} classes"
-        + (f" ({wrong_cuts} training images of wrong cuts)" if data.train.non_char else "")
+        + (
+            f" ({data.train.wrong_cuts} training images of wrong cuts)"
+            if data.train.non_char
+            else ""
+        )
     )
     return data, warnings
 
@@ -665,7 +668,7 @@ def summarise_non_chars(
     float_probabilities = predict_probabilities(model, test.images)
     device = int8_probabilities(tflite, test.images)
     summary = {
-        "train_images": int(np.sum(train.labels == characters)),
+        "train_images": train.wrong_cuts,
         "test_images": len(test),
         "float_non_char_best": round(
             float(np.mean(float_probabilities.argmax(axis=1) == characters)), 5

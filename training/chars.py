@@ -86,6 +86,11 @@ class CharSet:
         return len(self.labels)
 
     @property
+    def wrong_cuts(self) -> int:
+        """Images of the non-character class."""
+        return int(np.sum(self.labels == len(self.charset)))
+
+    @property
     def classes(self) -> int:
         """Output classes of a model trained on this set."""
         return len(self.charset) + (1 if self.non_char else 0)
