@@ -345,14 +345,25 @@ def _stacked(a: _Group, b: _Group, overlap: float, band_height: int) -> bool:
     )
 
 
-def _stray_speck(group: _Group, band: tuple[int, int], config: SegmentConfig) -> bool:
+def _baseline(groups: list[_Group], band: tuple[int, int]) -> int:
+    """The row characters stand on: the median bottom of the groups at least half the band
+    high. The band's own bottom is lower where descenders ('J', 'Q', 'g' in many fonts) are
+    common enough to count as band rows."""
+    band_height = band[1] - band[0] + 1
+    bottoms = [g.y1 - 1 for g in groups if g.y1 - g.y0 >= 0.5 * band_height]
+    return round(float(np.median(bottoms))) if bottoms else band[1]
+
+
+def _stray_speck(
+    group: _Group, band: tuple[int, int], baseline: int, config: SegmentConfig
+) -> bool:
     """A small round blob alone and off the baseline is noise: the only small characters are
     '.' (on the baseline), '-' (wide) and ':' (two blobs, merged before this test)."""
     band_height = band[1] - band[0] + 1
     width, height = group.x1 - group.x0, group.y1 - group.y0
     small = width <= config.dot_size * band_height and height <= config.dot_size * band_height
     round_blob = width <= 2.0 * height and height <= 2.0 * width
-    on_baseline = group.y1 - 1 >= band[1] - 0.2 * band_height
+    on_baseline = group.y1 - 1 >= baseline - 0.2 * band_height
     return small and round_blob and not on_baseline
 
 
@@ -838,12 +849,10 @@ def segment_line(crop: LineCrop, config: SegmentConfig = SegmentConfig()) -> Seg
             if _dot_piece_is_character(p, clean, columns, typical, band, grid, config)
         ]
     else:
+        stacked = _merge_stacked(components, config.stack_overlap, band_height)
+        baseline = _baseline(stacked, band)
         groups = _drop_faint(
-            [
-                g
-                for g in _merge_stacked(components, config.stack_overlap, band_height)
-                if not _stray_speck(g, band, config)
-            ],
+            [g for g in stacked if not _stray_speck(g, band, baseline, config)],
             normalised,
             clean,
             band,

@@ -305,6 +305,25 @@ def test_a_wide_letter_among_tabular_digits_is_not_cut() -> None:
         assert len(segment_line(image).boxes) == 8
 
 
+def test_a_full_stop_on_the_baseline_of_a_line_with_descenders_is_kept() -> None:
+    """Descenders ('J', 'Q' in many fonts) pull the text band below the baseline; a '.' is
+    judged by the baseline the characters stand on, not by the band's bottom."""
+    glyphs = {c: _glyph(c, 30, 15, 4) for c in "4J758"}
+    baseline, drop = glyphs["4"].shape[0], 10
+    canvas = np.zeros((baseline + drop, 200), np.float32)
+    x = 0
+    for char in "4J.7J58":
+        if char == ".":
+            canvas[baseline - 5 : baseline, x : x + 5] = 1.0
+            x += 5 + 6
+            continue
+        glyph = glyphs[char]
+        top = drop if char == "J" else 0  # the 'J' hangs its hook below the baseline
+        canvas[top : top + glyph.shape[0], x : x + 15] = glyph
+        x += 15 + 6
+    image = _printed(RenderedLine(canvas[:, :x], ()), np.random.default_rng(3))
+    assert len(segment_line(image).boxes) == 7
+
 # --- classifier-guided segmentation (the bundled chars model through the device runtime) -------
 
 
