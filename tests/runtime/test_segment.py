@@ -324,6 +324,7 @@ def test_a_full_stop_on_the_baseline_of_a_line_with_descenders_is_kept() -> None
     image = _printed(RenderedLine(canvas[:, :x], ()), np.random.default_rng(3))
     assert len(segment_line(image).boxes) == 7
 
+
 # --- classifier-guided segmentation (the bundled chars model through the device runtime) -------
 
 
