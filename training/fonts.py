@@ -1,8 +1,9 @@
 """The fonts the synthetic renderers draw with, and which of them are held out for testing.
 
-Only fonts that ship inside PyPI packages (matplotlib, captcha), OpenCV's Hershey fonts and the
-project's own dot-matrix and 7-segment renderers are used by default, so every machine renders
-the same data. Users add their own with ``--fonts DIR``.
+Only fonts that ship inside PyPI packages (matplotlib, captcha, reportlab and three font
+packages of the ``[train]`` extra), OpenCV's Hershey fonts and the project's own dot-matrix and
+7-segment renderers are used by default, so every machine renders the same data. Users add their
+own with ``--fonts DIR``.
 """
 
 from __future__ import annotations
@@ -60,6 +61,50 @@ MATPLOTLIB_FONT_FILES = (
 )
 CAPTCHA_FONT_FILES = ("DroidSansMono.ttf",)
 
+REPORTLAB_FONT_FILES = {
+    "_a______.pfb": "Helvetica",
+    "_ab_____.pfb": "Helvetica-Bold",
+    "_ai_____.pfb": "Helvetica-Oblique",
+    "_abi____.pfb": "Helvetica-BoldOblique",
+    "_er_____.pfb": "Times-Roman",
+    "_eb_____.pfb": "Times-Bold",
+    "_ei_____.pfb": "Times-Italic",
+    "_ebi____.pfb": "Times-BoldItalic",
+    "com_____.pfb": "Courier",
+    "cob_____.pfb": "Courier-Bold",
+    "coo_____.pfb": "Courier-Oblique",
+    "cobo____.pfb": "Courier-BoldOblique",
+}
+"""ReportLab's Type 1 clones of the PDF core fonts (named as PDF names them): Helvetica and
+Courier are what most date coders and label printers print with."""
+
+_WEIGHTS = ("Regular", "Light", "Semibold", "Bold", "Black")
+FONT_PACKAGE_FILES = {
+    "font_roboto": tuple(
+        f"Roboto-{w}.ttf"
+        for w in (
+            "Regular",
+            "Italic",
+            "Light",
+            "LightItalic",
+            "Medium",
+            "MediumItalic",
+            "Bold",
+            "BoldItalic",
+            "Black",
+            "BlackItalic",
+        )
+    ),
+    "font_source_sans_pro": tuple(
+        f"SourceSansPro-{w}.ttf" for w in (*_WEIGHTS, "It", "LightIt", "SemiboldIt", "BoldIt")
+    ),
+    "font_source_serif_pro": tuple(
+        f"SourceSerifPro-{w}.ttf" for w in (*_WEIGHTS, "It", "LightIt", "SemiboldIt", "BoldIt")
+    ),
+}
+"""Pimoroni's font packages (``files/`` inside each); the hairline weights (Thin, ExtraLight) are
+left out: no printer draws strokes that fine."""
+
 HERSHEY_FONTS = {
     "hershey-simplex": cv2.FONT_HERSHEY_SIMPLEX,
     "hershey-plain": cv2.FONT_HERSHEY_PLAIN,
@@ -90,7 +135,8 @@ def _package_dir(package: str) -> Path | None:
 
 
 def truetype_fonts(extra_dirs: tuple[Path, ...] = ()) -> list[FontSpec]:
-    """TrueType fonts shipped by matplotlib and captcha, plus every .ttf/.otf in ``extra_dirs``."""
+    """Outline fonts shipped by the packages above (TrueType, and ReportLab's Type 1, which
+    FreeType draws the same way), plus every .ttf/.otf in ``extra_dirs``."""
     files: list[Path] = []
     matplotlib_dir = _package_dir("matplotlib")
     if matplotlib_dir is not None:
@@ -98,11 +144,24 @@ def truetype_fonts(extra_dirs: tuple[Path, ...] = ()) -> list[FontSpec]:
     captcha_dir = _package_dir("captcha")
     if captcha_dir is not None:
         files += [captcha_dir / "data" / f for f in CAPTCHA_FONT_FILES]
+    fonts = [FontSpec(p.stem, FontKind.TRUETYPE, path=p) for p in files if p.is_file()]
+    reportlab_dir = _package_dir("reportlab")
+    if reportlab_dir is not None:
+        for file, name in REPORTLAB_FONT_FILES.items():
+            path = reportlab_dir / "fonts" / file
+            if path.is_file():
+                fonts.append(FontSpec(name, FontKind.TRUETYPE, path=path))
+    for package, package_files in FONT_PACKAGE_FILES.items():
+        package_dir = _package_dir(package)
+        if package_dir is not None:
+            paths = [package_dir / "files" / f for f in package_files]
+            fonts += [FontSpec(p.stem, FontKind.TRUETYPE, path=p) for p in paths if p.is_file()]
     for directory in extra_dirs:
         if not directory.is_dir():
             raise FileNotFoundError(f"font folder not found: {directory}")
-        files += sorted(p for p in directory.rglob("*") if p.suffix.lower() in {".ttf", ".otf"})
-    return [FontSpec(p.stem, FontKind.TRUETYPE, path=p) for p in files if p.is_file()]
+        user = sorted(p for p in directory.rglob("*") if p.suffix.lower() in {".ttf", ".otf"})
+        fonts += [FontSpec(p.stem, FontKind.TRUETYPE, path=p) for p in user]
+    return fonts
 
 
 def hershey_fonts() -> list[FontSpec]:

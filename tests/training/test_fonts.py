@@ -1,0 +1,53 @@
+"""The synthetic data's font pool: what the ``[train]`` extra ships, what is held out, and that
+every outline font really draws every character (a missing glyph would be a mislabelled line)."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from edge_ocr.charset import DEFAULT_CHARSET
+from training.fonts import HELD_OUT_FONTS, FontKind, all_fonts, split_fonts
+
+
+def _glyph(font: ImageFont.FreeTypeFont, char: str) -> np.ndarray:
+    canvas = Image.new("L", (64, 64), 0)
+    ImageDraw.Draw(canvas).text((8, 4), char, font=font, fill=255)
+    return np.asarray(canvas) > 127
+
+
+def test_the_train_extra_ships_the_package_fonts() -> None:
+    names = {f.name for f in all_fonts() if f.kind is FontKind.TRUETYPE}
+    for expected in (
+        "DejaVuSans",
+        "DroidSansMono",
+        "Helvetica",
+        "Times-Roman",
+        "Courier-Bold",
+        "Roboto-Regular",
+        "SourceSansPro-Regular",
+        "SourceSerifPro-It",
+    ):
+        assert expected in names
+
+
+def test_held_out_fonts_stay_out_of_training() -> None:
+    train, held_out = split_fonts(all_fonts())
+    assert not {f.name for f in train} & HELD_OUT_FONTS
+    outline = {f.name for f in held_out if f.kind in (FontKind.TRUETYPE, FontKind.HERSHEY)}
+    assert outline == HELD_OUT_FONTS
+    assert len([f for f in train if f.kind is FontKind.TRUETYPE]) >= 50
+
+
+def test_every_outline_font_draws_every_character() -> None:
+    """A font without a glyph draws its .notdef box (or nothing) for it; a private-use code
+    point shows what that looks like in each font."""
+    for spec in all_fonts():
+        if spec.kind is not FontKind.TRUETYPE:
+            continue
+        font = ImageFont.truetype(str(spec.path), 40)
+        missing = _glyph(font, "\ue000")
+        for char in DEFAULT_CHARSET.replace(" ", ""):
+            drawn = _glyph(font, char)
+            assert drawn.any(), f"{spec.name} draws nothing for {char!r}"
+            assert not np.array_equal(drawn, missing), f"{spec.name} has no {char!r}"
