@@ -134,7 +134,13 @@ def _package_dir(package: str) -> Path | None:
     return Path(spec.origin).parent
 
 
-def truetype_fonts(extra_dirs: tuple[Path, ...] = ()) -> list[FontSpec]:
+FONT_POOLS = ("wide", "core")
+"""``wide``: every package font above. ``core``: matplotlib's and captcha's only, the 18 training
+fonts the bundled ``lines`` and ``captcha`` models were trained with (their recipes name it, so
+``make model`` still draws what they saw)."""
+
+
+def truetype_fonts(extra_dirs: tuple[Path, ...] = (), pool: str = "wide") -> list[FontSpec]:
     """Outline fonts shipped by the packages above (TrueType, and ReportLab's Type 1, which
     FreeType draws the same way), plus every .ttf/.otf in ``extra_dirs``."""
     files: list[Path] = []
@@ -144,15 +150,17 @@ def truetype_fonts(extra_dirs: tuple[Path, ...] = ()) -> list[FontSpec]:
     captcha_dir = _package_dir("captcha")
     if captcha_dir is not None:
         files += [captcha_dir / "data" / f for f in CAPTCHA_FONT_FILES]
+    if pool not in FONT_POOLS:
+        raise ValueError(f"unknown font pool {pool!r}: choose from {', '.join(FONT_POOLS)}")
     fonts = [FontSpec(p.stem, FontKind.TRUETYPE, path=p) for p in files if p.is_file()]
-    reportlab_dir = _package_dir("reportlab")
+    reportlab_dir = _package_dir("reportlab") if pool == "wide" else None
     if reportlab_dir is not None:
         for file, name in REPORTLAB_FONT_FILES.items():
             path = reportlab_dir / "fonts" / file
             if path.is_file():
                 fonts.append(FontSpec(name, FontKind.TRUETYPE, path=path))
     for package, package_files in FONT_PACKAGE_FILES.items():
-        package_dir = _package_dir(package)
+        package_dir = _package_dir(package) if pool == "wide" else None
         if package_dir is not None:
             paths = [package_dir / "files" / f for f in package_files]
             fonts += [FontSpec(p.stem, FontKind.TRUETYPE, path=p) for p in paths if p.is_file()]
@@ -173,13 +181,13 @@ def hershey_fonts() -> list[FontSpec]:
     return specs
 
 
-def all_fonts(extra_dirs: tuple[Path, ...] = ()) -> list[FontSpec]:
+def all_fonts(extra_dirs: tuple[Path, ...] = (), pool: str = "wide") -> list[FontSpec]:
     """Every font the renderers can draw with, the procedural print styles included."""
     procedural = [
         FontSpec("dot-matrix-5x7", FontKind.DOT_MATRIX),
         FontSpec("seven-segment", FontKind.SEVEN_SEGMENT),
     ]
-    return truetype_fonts(extra_dirs) + hershey_fonts() + procedural
+    return truetype_fonts(extra_dirs, pool) + hershey_fonts() + procedural
 
 
 def split_fonts(fonts: list[FontSpec]) -> tuple[list[FontSpec], list[FontSpec]]:

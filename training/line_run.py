@@ -50,18 +50,25 @@ class LineRunOptions:
     """Lines kind: share of the synthetic *training* lines drawn at moderate print quality
     instead of harsh. The harsh mix stacks degradations until some lines are illegible, which
     is label noise; a last stage can spend part of its draws on legible lines."""
+    font_pool: str = "wide"
+    """The training fonts drawn (``training.fonts.FONT_POOLS``); held-out fonts are the same in
+    every pool."""
 
 
 def synthetic_source(
-    kind: str, held_out: bool, emphasis: str = "", moderate_share: float = 0.0
+    kind: str,
+    held_out: bool,
+    emphasis: str = "",
+    moderate_share: float = 0.0,
+    font_pool: str = "wide",
 ) -> SampleSource:
     """The generator a run draws from: ``moderate_share`` of it at moderate print quality."""
     from training.synth import MODERATE, Mixture, synthetic_sources
 
-    source: SampleSource = synthetic_sources(kind, held_out, emphasis=emphasis)
+    source: SampleSource = synthetic_sources(kind, held_out, emphasis=emphasis, font_pool=font_pool)
     if moderate_share <= 0:
         return source
-    moderate = synthetic_sources(kind, held_out, quality=MODERATE)
+    moderate = synthetic_sources(kind, held_out, quality=MODERATE, font_pool=font_pool)
     return Mixture([source, moderate], [1.0 - moderate_share, moderate_share])
 
 
@@ -74,9 +81,10 @@ def _synthetic(
     workers: int,
     emphasis: str = "",
     moderate_share: float = 0.0,
+    font_pool: str = "wide",
 ) -> LineSet:
     return generate_line_set(
-        synthetic_source(kind, held_out, emphasis, moderate_share).sample,
+        synthetic_source(kind, held_out, emphasis, moderate_share, font_pool).sample,
         count,
         seed,
         shape,
@@ -110,6 +118,7 @@ def build_training_set(options: LineRunOptions, run_dir: Path, log: Log) -> Line
                 options.workers,
                 options.emphasis,
                 options.moderate_share,
+                options.font_pool,
             )
             save_line_set(synthetic, cache)
             log(f"generated {len(synthetic)} synthetic lines in {time.monotonic() - started:.0f} s")
@@ -165,7 +174,13 @@ def run_line(options: LineRunOptions, log: Log = print, verbose: bool = True) ->
     shape = config.shape
     train_set = build_training_set(options, run_dir, log)
     validation = _synthetic(
-        options.kind, False, options.validation_samples, options.seed_offset + 1000, shape, 1
+        options.kind,
+        False,
+        options.validation_samples,
+        options.seed_offset + 1000,
+        shape,
+        1,
+        font_pool=options.font_pool,
     )
     summary = {
         "kind": options.kind,
@@ -173,6 +188,7 @@ def run_line(options: LineRunOptions, log: Log = print, verbose: bool = True) ->
         "train_lines": len(train_set),
         "synthetic_lines": options.synthetic_samples,
         "fonts": "training fonts (held-out fonts excluded)",
+        "font_pool": options.font_pool,
     }
     if options.emphasis:
         summary["emphasis"] = options.emphasis

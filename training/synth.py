@@ -490,12 +490,14 @@ def synthetic_sources(
     emphasis: str = "",
     quality: PrintQuality = HARSH,
     captcha_styled: bool = True,
+    font_pool: str = "wide",
 ) -> Any:
     """The synthetic generator for a model kind; ``held_out`` gives the test fonts instead;
     ``emphasis`` (captcha kind) makes some characters more frequent in ImageCaptcha strings;
     ``quality`` (lines kind) sets how degraded the prints are, and ``captcha_styled=False``
-    leaves out the few captcha-styled lines (printed codes only)."""
-    train_fonts, test_fonts = split_fonts(all_fonts(font_dirs))
+    leaves out the few captcha-styled lines (printed codes only); ``font_pool`` is one of
+    ``training.fonts.FONT_POOLS``."""
+    train_fonts, test_fonts = split_fonts(all_fonts(font_dirs, font_pool))
     fonts = test_fonts if held_out else train_fonts
     if kind == "imagecaptcha":
         return CaptchaSynthesizer()

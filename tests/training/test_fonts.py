@@ -4,10 +4,12 @@ every outline font really draws every character (a missing glyph would be a misl
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from edge_ocr.charset import DEFAULT_CHARSET
 from training.fonts import HELD_OUT_FONTS, FontKind, all_fonts, split_fonts
+from training.recipes import bundled_recipes
 
 
 def _glyph(font: ImageFont.FreeTypeFont, char: str) -> np.ndarray:
@@ -51,3 +53,28 @@ def test_every_outline_font_draws_every_character() -> None:
             drawn = _glyph(font, char)
             assert drawn.any(), f"{spec.name} draws nothing for {char!r}"
             assert not np.array_equal(drawn, missing), f"{spec.name} has no {char!r}"
+
+
+def test_the_core_pool_is_what_the_shipped_line_models_were_trained_with() -> None:
+    """``make model`` must draw the fonts the bundled ``lines`` and ``captcha`` saw."""
+    core, _ = split_fonts(all_fonts(pool="core"))
+    wide, _ = split_fonts(all_fonts(pool="wide"))
+    core_outline = {f.name for f in core if f.kind is FontKind.TRUETYPE}
+    assert len(core_outline) == 18
+    assert core_outline < {f.name for f in wide}
+    assert not {"Helvetica", "Roboto-Regular", "SourceSansPro-Regular"} & core_outline
+    assert {r.options.font_pool for r in bundled_recipes().values()} == {"core"}
+    with pytest.raises(ValueError, match="unknown font pool"):
+        all_fonts(pool="everything")
+
+
+def test_a_line_run_draws_from_its_font_pool() -> None:
+    from edge_ocr.preprocess import LineShape
+    from training.line_run import _synthetic
+
+    core = {f.name for f in all_fonts(pool="core")}
+    shape = LineShape(32, 256)
+    drawn_core = set(_synthetic("lines", False, 150, 5, shape, 1, font_pool="core").sources)
+    drawn_wide = set(_synthetic("lines", False, 150, 5, shape, 1, font_pool="wide").sources)
+    assert drawn_core <= core
+    assert drawn_wide - core  # the package fonts are drawn
