@@ -143,6 +143,8 @@ fonts the bundled ``lines`` and ``captcha`` models were trained with (their reci
 def truetype_fonts(extra_dirs: tuple[Path, ...] = (), pool: str = "wide") -> list[FontSpec]:
     """Outline fonts shipped by the packages above (TrueType, and ReportLab's Type 1, which
     FreeType draws the same way), plus every .ttf/.otf in ``extra_dirs``."""
+    if pool not in FONT_POOLS:
+        raise ValueError(f"unknown font pool {pool!r}: choose from {', '.join(FONT_POOLS)}")
     files: list[Path] = []
     matplotlib_dir = _package_dir("matplotlib")
     if matplotlib_dir is not None:
@@ -150,25 +152,31 @@ def truetype_fonts(extra_dirs: tuple[Path, ...] = (), pool: str = "wide") -> lis
     captcha_dir = _package_dir("captcha")
     if captcha_dir is not None:
         files += [captcha_dir / "data" / f for f in CAPTCHA_FONT_FILES]
-    if pool not in FONT_POOLS:
-        raise ValueError(f"unknown font pool {pool!r}: choose from {', '.join(FONT_POOLS)}")
     fonts = [FontSpec(p.stem, FontKind.TRUETYPE, path=p) for p in files if p.is_file()]
-    reportlab_dir = _package_dir("reportlab") if pool == "wide" else None
+    if pool == "wide":
+        fonts += _package_fonts()
+    for directory in extra_dirs:
+        if not directory.is_dir():
+            raise FileNotFoundError(f"font folder not found: {directory}")
+        user = sorted(p for p in directory.rglob("*") if p.suffix.lower() in {".ttf", ".otf"})
+        fonts += [FontSpec(p.stem, FontKind.TRUETYPE, path=p) for p in user]
+    return fonts
+
+
+def _package_fonts() -> list[FontSpec]:
+    """The wide pool's additions: ReportLab's core-font clones and the font packages."""
+    fonts = []
+    reportlab_dir = _package_dir("reportlab")
     if reportlab_dir is not None:
         for file, name in REPORTLAB_FONT_FILES.items():
             path = reportlab_dir / "fonts" / file
             if path.is_file():
                 fonts.append(FontSpec(name, FontKind.TRUETYPE, path=path))
     for package, package_files in FONT_PACKAGE_FILES.items():
-        package_dir = _package_dir(package) if pool == "wide" else None
+        package_dir = _package_dir(package)
         if package_dir is not None:
             paths = [package_dir / "files" / f for f in package_files]
             fonts += [FontSpec(p.stem, FontKind.TRUETYPE, path=p) for p in paths if p.is_file()]
-    for directory in extra_dirs:
-        if not directory.is_dir():
-            raise FileNotFoundError(f"font folder not found: {directory}")
-        user = sorted(p for p in directory.rglob("*") if p.suffix.lower() in {".ttf", ".otf"})
-        fonts += [FontSpec(p.stem, FontKind.TRUETYPE, path=p) for p in user]
     return fonts
 
 
