@@ -152,15 +152,21 @@ def truetype_fonts(extra_dirs: tuple[Path, ...] = (), pool: str = "wide") -> lis
     captcha_dir = _package_dir("captcha")
     if captcha_dir is not None:
         files += [captcha_dir / "data" / f for f in CAPTCHA_FONT_FILES]
-    fonts = [FontSpec(p.stem, FontKind.TRUETYPE, path=p) for p in files if p.is_file()]
+    fonts = _outline_fonts(files)
     if pool == "wide":
         fonts += _package_fonts()
     for directory in extra_dirs:
         if not directory.is_dir():
             raise FileNotFoundError(f"font folder not found: {directory}")
-        user = sorted(p for p in directory.rglob("*") if p.suffix.lower() in {".ttf", ".otf"})
-        fonts += [FontSpec(p.stem, FontKind.TRUETYPE, path=p) for p in user]
+        fonts += _outline_fonts(
+            sorted(p for p in directory.rglob("*") if p.suffix.lower() in {".ttf", ".otf"})
+        )
     return fonts
+
+
+def _outline_fonts(paths: list[Path]) -> list[FontSpec]:
+    """A font per file that exists, named by its file."""
+    return [FontSpec(p.stem, FontKind.TRUETYPE, path=p) for p in paths if p.is_file()]
 
 
 def _package_fonts() -> list[FontSpec]:
@@ -175,8 +181,7 @@ def _package_fonts() -> list[FontSpec]:
     for package, package_files in FONT_PACKAGE_FILES.items():
         package_dir = _package_dir(package)
         if package_dir is not None:
-            paths = [package_dir / "files" / f for f in package_files]
-            fonts += [FontSpec(p.stem, FontKind.TRUETYPE, path=p) for p in paths if p.is_file()]
+            fonts += _outline_fonts([package_dir / "files" / f for f in package_files])
     return fonts
 
 
