@@ -148,6 +148,8 @@ class CharTrainConfig:
     """~39k parameters with 10 classes, ~42k with 40; chosen over (16, 32, 64) on the digits
     validation split (377/377 against 376/377), never on a test split."""
     dropout: float = 0.1
+    pooling: str = "average"
+    """See ``CharModelConfig.pooling``."""
     bn_momentum: float = 0.9
     """Batch-norm statistics follow the weights within a few dozen steps (small sets train
     for a few hundred steps in all)."""
@@ -178,7 +180,9 @@ class CharTrainConfig:
 
 def build_model(config: CharTrainConfig, classes: int) -> keras.Model:
     model = build_char_model(
-        CharModelConfig(config.height, config.width, classes, config.channels, config.dropout)
+        CharModelConfig(
+            config.height, config.width, classes, config.channels, config.dropout, config.pooling
+        )
     )
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
@@ -842,6 +846,16 @@ def _echo(message: str) -> None:
     typer.echo(f"{time.strftime('%H:%M:%S')} {message}")
 
 
+def parse_channels(text: str) -> tuple[int, int, int]:
+    """``"24,48,96"`` → ``(24, 48, 96)``; anything else is a ValueError that names the option."""
+    parts = [part.strip() for part in text.split(",")]
+    if len(parts) != 3 or not all(part.isdigit() and int(part) > 0 for part in parts):
+        raise ValueError(
+            f"--channels must be three positive integers such as 24,48,96, not {text!r}"
+        )
+    return int(parts[0]), int(parts[1]), int(parts[2])
+
+
 def train_char_command(
     data: str,
     out: Any,
@@ -858,14 +872,33 @@ def train_char_command(
     workers: int = 1,
     config: CharTrainConfig | None = None,
     synthetic_non_chars: int = 0,
+    channels: str = "",
+    pooling: str = "",
 ) -> dict[str, Any]:
     """The char training run behind ``train-char`` and ``train --kind char``: errors become
-    one line on stderr and exit status 2; the result is a table on stdout and ``out``'s files."""
+    one line on stderr and exit status 2; the result is a table on stdout and ``out``'s files.
+    ``channels`` ("24,48,96") and ``pooling``, when given, override ``config``'s."""
     import typer
 
     from training.data import DatasetError
+    from training.models import CHAR_POOLINGS
 
     base = config or CharTrainConfig()
+    try:
+        if channels:
+            base = replace(base, channels=parse_channels(channels))
+    except ValueError as error:
+        typer.echo(f"training: error: {error}", err=True)
+        raise typer.Exit(2) from None
+    if pooling:
+        if pooling not in CHAR_POOLINGS:
+            typer.echo(
+                f"training: error: --pooling must be one of {', '.join(CHAR_POOLINGS)}, "
+                f"not {pooling!r}",
+                err=True,
+            )
+            raise typer.Exit(2)
+        base = replace(base, pooling=pooling)
     options = CharRunOptions(
         data=data,
         out=str(out),

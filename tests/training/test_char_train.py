@@ -83,6 +83,37 @@ def test_int8_model_reads_a_line_through_the_cli(
         assert set(char) == {"char", "confidence", "rejected"}
 
 
+def test_the_depthwise_head_learns_and_exports_the_same_int8_ops(tmp_path: Path) -> None:
+    """The depthwise pooling head (a learned weight per position of the last map) trains like
+    the average one and adds no op that XNNPACK or TFLite Micro would miss."""
+    from quantize.int8 import export_int8
+    from quantize.report import build_report
+    from training.char_train import predict, train_char_model
+
+    train = _chars(360, seed=1)
+    result = train_char_model(replace(TINY, pooling="depthwise"), train, log=lambda _: None)
+    pool = result.model.get_layer("pool_dw")
+    assert pool.kernel_size == (4, 3)  # the whole 4 x 3 map of a 32 x 24 input
+    losses = [h["loss"] for h in result.history]
+    assert losses[-1] < 0.8 * losses[0]
+    test = _chars(120, seed=2)
+    assert float(np.mean(predict(result.model, test.images) == test.labels)) > 0.6
+    out = tmp_path / "model.tflite"
+    export_int8(result.model, train.images[:100], out, "tiny-dw", "char", CHARSET)
+    report = build_report(out, latency=False)
+    assert report.problems == ()
+    assert set(report.op_counts) <= {
+        "CONV_2D",
+        "DEPTHWISE_CONV_2D",
+        "ADD",
+        "MEAN",
+        "FULLY_CONNECTED",
+        "SOFTMAX",
+    }
+    int8 = CharRecognizer(load_model(str(out), accel="cpu")).probabilities(test.images)
+    assert float(np.mean(int8.argmax(axis=1) == test.labels)) > 0.6
+
+
 def test_augmentation_keeps_shape_and_changes_images() -> None:
     rng = np.random.default_rng(0)
     images = _chars(16, seed=3).images
@@ -124,6 +155,16 @@ def test_commands_give_one_line_errors(tmp_path: Path) -> None:
         ["train-char", "--data", "digits", "--out", str(tmp_path / "r"), "--pretrain", "imagenet"],
     )
     assert result.exit_code == 2 and "--pretrain must be 'synthetic'" in result.output
+    for option, value, message in (
+        ("--channels", "24,48", "--channels must be three positive integers"),
+        ("--channels", "a,b,c", "--channels must be three positive integers"),
+        ("--pooling", "max", "--pooling must be one of average, depthwise"),
+    ):
+        result = runner.invoke(
+            app, ["train-char", "--data", "digits", "--out", str(tmp_path / "r"), option, value]
+        )
+        assert result.exit_code == 2, result.output
+        assert message in result.output and "Traceback" not in result.output
 
 
 @pytest.mark.parametrize("layout", ["missing", "images_without_labels", "bad_csv", "corrupt"])

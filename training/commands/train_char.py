@@ -75,6 +75,22 @@ def train_char(
     workers: Annotated[
         int, typer.Option("--workers", min=1, help="Processes drawing synthetic characters.")
     ] = 1,
+    channels: Annotated[
+        str,
+        typer.Option(
+            "--channels",
+            help="Filters of the model's three stages, e.g. 24,48,96 (~42k parameters with 40 "
+            "characters) or 28,56,112 (~57k).",
+        ),
+    ] = "24,48,96",
+    pooling: Annotated[
+        str,
+        typer.Option(
+            "--pooling",
+            help="'average' (global average pooling) or 'depthwise' (a learned weight per "
+            "position: keeps where strokes are, for ~1.2k parameters more).",
+        ),
+    ] = "average",
 ) -> None:
     """Train a compact int8 character classifier on binned crops, with KNN and SVM on the same
     split for comparison; writes model.tflite (int8) with its model.json contract, report.json,
@@ -96,4 +112,6 @@ def train_char(
         reject_threshold=reject_threshold,
         workers=workers,
         synthetic_non_chars=non_chars,
+        channels=channels,
+        pooling=pooling,
     )
