@@ -136,8 +136,8 @@ def _package_dir(package: str) -> Path | None:
 
 FONT_POOLS = ("wide", "core")
 """``wide``: every package font above. ``core``: matplotlib's and captcha's only, the 18 training
-fonts the bundled ``lines`` and ``captcha`` models were trained with (their recipes name it, so
-``make model`` still draws what they saw)."""
+fonts the bundled ``captcha`` model and the CPU stages of ``lines`` were trained with (their
+recipes name it, so ``make model`` still draws what they saw)."""
 
 
 def truetype_fonts(extra_dirs: tuple[Path, ...] = (), pool: str = "wide") -> list[FontSpec]:

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from edge_ocr.preprocess import LineShape
 from training.data import LineSet, generate_line_set, load_line_folder, load_line_set, save_line_set
 from training.report import plot_learning_curve, worst_errors_sheet, write_json
-from training.train import TrainConfig, predict_texts, train_line_model
+from training.train import TrainConfig, finished_state, predict_texts, train_line_model
 
 if TYPE_CHECKING:
     from training.synth import SampleSource
@@ -161,31 +162,68 @@ def calibration_summary(tflite: Path, held_out: LineSet, kind: str) -> dict[str,
     }
 
 
-def run_line(options: LineRunOptions, log: Log = print, verbose: bool = True) -> dict[str, Any]:
-    """Train (resuming when a checkpoint exists), evaluate float and int8, export, report."""
-    import keras
+def calibration_lines(
+    options: LineRunOptions, train_set: LineSet | None, log: Log
+) -> npt.NDArray[np.uint8]:
+    """The lines int8 conversion calibrates on: drawn from the training set, or, when a finished
+    run was brought here without it (trained on a GPU box that has no TensorFlow), freshly drawn
+    from the same synthetic source."""
+    count = options.calibration_samples
+    if train_set is not None:
+        rng = np.random.default_rng(options.config.seed)
+        return train_set.images[rng.choice(len(train_set), count, replace=False)]
+    log(f"training set not here: calibrating on {count} fresh lines from the training source")
+    return _synthetic(
+        options.kind,
+        False,
+        count,
+        options.seed_offset + 5000,
+        options.config.shape,
+        options.workers,
+        options.emphasis,
+        options.moderate_share,
+        options.font_pool,
+    ).images
 
-    from quantize.int8 import export_int8
-    from training.metrics import score_lines
 
+@dataclass
+class TrainedLines:
+    """What the training half of a run hands to the evaluation half."""
+
+    config: TrainConfig
+    state: dict[str, Any]
+    summary: dict[str, Any]
+    validation: LineSet
+    train_set: LineSet | None
+    """None when a finished run was brought here without its training set."""
+
+
+def train_stage(options: LineRunOptions, log: Log, verbose: bool) -> TrainedLines:
+    """Data and training, resuming when a checkpoint exists. A finished synthetic run needs no
+    training set (gigabytes, an hour to regenerate on a CPU) unless its cache came along."""
     config = options.config
     run_dir = Path(config.out)
     run_dir.mkdir(parents=True, exist_ok=True)
-    shape = config.shape
-    train_set = build_training_set(options, run_dir, log)
+    finished = finished_state(config) if options.resume else None
+    train_set: LineSet | None = None
+    if finished is None or options.data != "synthetic" or (run_dir / "train_set.npz").is_file():
+        train_set = build_training_set(options, run_dir, log)
+        train_lines = len(train_set)
+    else:
+        train_lines = int(finished["train_lines"])
     validation = _synthetic(
         options.kind,
         False,
         options.validation_samples,
         options.seed_offset + 1000,
-        shape,
+        config.shape,
         1,
         font_pool=options.font_pool,
     )
     summary = {
         "kind": options.kind,
         "data": options.data,
-        "train_lines": len(train_set),
+        "train_lines": train_lines,
         "synthetic_lines": options.synthetic_samples,
         "fonts": "training fonts (held-out fonts excluded)",
         "font_pool": options.font_pool,
@@ -197,11 +235,20 @@ def run_line(options: LineRunOptions, log: Log = print, verbose: bool = True) ->
     if config.init_from:
         summary["init_from"] = config.init_from
     config = replace(config, data_summary=summary)
-    state = train_line_model(
-        config, train_set, validation, resume=options.resume, log=log, verbose=verbose
-    )
-    model = keras.models.load_model(run_dir / "model.keras", compile=False)
+    if train_set is not None:
+        state = train_line_model(
+            config, train_set, validation, resume=options.resume, log=log, verbose=verbose
+        )
+    else:
+        assert finished is not None  # only a finished run goes without its training set
+        state = finished
+        log(f"{run_dir}: training finished (epoch {state['epoch']}); evaluating and exporting")
+    return TrainedLines(config, state, summary, validation, train_set)
 
+
+def report_sets(options: LineRunOptions, validation: LineSet) -> dict[str, LineSet]:
+    """The sets a run reports on: held-out fonts first, then validation and any extra yardstick."""
+    shape = options.config.shape
     test_sets = {
         "held_out_fonts": _synthetic(
             options.kind, True, options.test_samples, options.seed_offset + 2000, shape, 1
@@ -220,15 +267,36 @@ def run_line(options: LineRunOptions, log: Log = print, verbose: bool = True) ->
                 shape,
             )
     if options.test_data:
-        test_sets["real_test"] = load_line_folder(Path(options.test_data), config.charset, shape)
+        test_sets["real_test"] = load_line_folder(
+            Path(options.test_data), options.config.charset, shape
+        )
+    return test_sets
 
-    calibration_rows = np.random.default_rng(config.seed).choice(
-        len(train_set), options.calibration_samples, replace=False
-    )
+
+def run_line(
+    options: LineRunOptions, log: Log = print, verbose: bool = True, train_only: bool = False
+) -> dict[str, Any]:
+    """Train (resuming when a checkpoint exists), evaluate float and int8, export, report.
+
+    ``train_only`` stops after training (and returns an empty dict), for a GPU box without
+    TensorFlow: the same call on a box with TensorFlow then finds the finished run and only
+    evaluates, exports and reports."""
+    trained = train_stage(options, log, verbose)
+    if train_only:
+        return {}
+    import keras
+
+    from quantize.int8 import export_int8
+    from training.metrics import score_lines
+
+    config, state, summary = trained.config, trained.state, trained.summary
+    run_dir = Path(config.out)
+    model = keras.models.load_model(run_dir / "model.keras", compile=False)
+    test_sets = report_sets(options, trained.validation)
     tflite = run_dir / "model.tflite"
     export_int8(
         model,
-        train_set.images[calibration_rows],
+        calibration_lines(options, trained.train_set, log),
         tflite,
         config.name,
         "line",

@@ -62,6 +62,34 @@ def _warm_restart(base: LineRunOptions, out: str, epochs: int) -> LineRunOptions
     return replace(base, config=config, seed_offset=base.seed_offset + 10_000)
 
 
+@dataclass(frozen=True)
+class GpuStage:
+    """The sizes one GPU stage's fixed time budget fitted (rendering as many 5,000-line chunks as
+    16 CPU cores drew in the time given, then as many steps as the measured step rate allowed)."""
+
+    lines: int
+    epochs: int
+    steps_per_epoch: int
+    batch_size: int
+
+
+def _gpu_stage(base: LineRunOptions, out: str, sizes: GpuStage, init_from: str) -> LineRunOptions:
+    """A stage trained on a GPU (``KERAS_BACKEND=jax`` with ``--train-only``, then exported on a
+    CPU with TensorFlow): a warm restart on far more fresh lines than the CPU stages, drawn from
+    the wide font pool."""
+    restart = replace(_warm_restart(base, out, sizes.epochs), moderate_share=0.5)
+    config = replace(
+        restart.config,
+        batch_size=sizes.batch_size,
+        learning_rate=1.5e-3,
+        warmup_steps=300,
+        max_steps_per_epoch=sizes.steps_per_epoch,
+        patience=max(5, sizes.epochs),
+        init_from=init_from,
+    )
+    return replace(restart, config=config, synthetic_samples=sizes.lines, font_pool="wide")
+
+
 def bundled_recipes(runs_dir: str = "runs") -> dict[str, Recipe]:
     """Name → recipe, in the order they must run; base stages come before what starts from them."""
     lines_base = _line_options(f"{runs_dir}/lines", "lines", "lines", 256, 1500, 240_000)
@@ -70,6 +98,17 @@ def bundled_recipes(runs_dir: str = "runs") -> dict[str, Recipe]:
     # Half of the last two stages' draws at moderate quality: fewer illegible (mislabelled) lines.
     lines_4 = replace(_warm_restart(lines_3, f"{runs_dir}/lines-4", 6), moderate_share=0.5)
     lines_5 = replace(_warm_restart(lines_4, f"{runs_dir}/lines-5", 6), moderate_share=0.5)
+    # Two stages on one H200 (about 6 and 4 minutes): the first starts from lines-5's int8
+    # model rebuilt as float (how its float weights were recovered), the second from the first.
+    lines_6 = _gpu_stage(
+        lines_5, f"{runs_dir}/lines-6", GpuStage(600_000, 10, 990, 128), f"{runs_dir}/lines-5"
+    )
+    lines_7 = _gpu_stage(
+        lines_6,
+        f"{runs_dir}/lines-7",
+        GpuStage(285_000, 8, 331, 256),
+        f"{runs_dir}/lines-6/model.keras",
+    )
     captcha_base = _line_options(f"{runs_dir}/captcha", "captcha", "captcha", 128, 1000, 120_000)
     captcha_2 = _warm_restart(captcha_base, f"{runs_dir}/captcha-2", 5)
     captcha_3 = _warm_restart(captcha_2, f"{runs_dir}/captcha-3", 6)
@@ -84,7 +123,9 @@ def bundled_recipes(runs_dir: str = "runs") -> dict[str, Recipe]:
         "lines-2": Recipe(lines_2, "lines-base", install=False),
         "lines-3": Recipe(lines_3, "lines-2", install=False),
         "lines-4": Recipe(lines_4, "lines-3", install=False),
-        "lines": Recipe(lines_5, "lines-4"),
+        "lines-5": Recipe(lines_5, "lines-4", install=False),
+        "lines-6": Recipe(lines_6, "lines-5", install=False),
+        "lines": Recipe(lines_7, "lines-6"),
     }
 
 

@@ -145,7 +145,7 @@ def predict_texts(
     reads: list[str] = []
     for start in range(0, len(images), batch_size):
         batch = images[start : start + batch_size].astype(np.float32)[..., None] / 255.0
-        probabilities = np.asarray(model(batch, training=False))[:, 0]
+        probabilities = np.asarray(model.predict_on_batch(batch))[:, 0]  # compiled, not eager
         reads += [d.text for d in greedy_decode_batch(probabilities, charset)]
     return reads
 
@@ -334,4 +334,20 @@ def train_line_model(
     )
     if not (run_dir / "model.keras").is_file():
         full_model.save(run_dir / "model.keras")
+    state["finished"] = True
+    state["train_lines"] = len(images)
+    (run_dir / "state.json").write_text(json.dumps(state, indent=1))
     return state
+
+
+def finished_state(config: TrainConfig) -> dict[str, Any] | None:
+    """The state of the run in ``config.out`` when its training is over for ``config`` (all
+    epochs done, or stopped early) and its ``model.keras`` is final; else None."""
+    run_dir = Path(config.out)
+    state_file = run_dir / "state.json"
+    if not state_file.is_file() or not (run_dir / "model.keras").is_file():
+        return None
+    state: dict[str, Any] = json.loads(state_file.read_text())
+    stopped = state["epoch"] - state["best_epoch"] >= config.patience
+    over = state["epoch"] >= config.epochs or stopped
+    return state if state.get("finished") and over else None

@@ -63,7 +63,10 @@ def test_the_core_pool_is_what_the_shipped_line_models_were_trained_with() -> No
     assert len(core_outline) == 18
     assert core_outline < {f.name for f in wide}
     assert not {"Helvetica", "Roboto-Regular", "SourceSansPro-Regular"} & core_outline
-    assert {r.options.font_pool for r in bundled_recipes().values()} == {"core"}
+    # The CPU stages drew the core pool; the GPU stages (bigger batches of fresh lines) the wide.
+    pools = {name: r.options.font_pool for name, r in bundled_recipes().items()}
+    assert {pools.pop("lines-6"), pools.pop("lines")} == {"wide"}
+    assert set(pools.values()) == {"core"}
     with pytest.raises(ValueError, match="unknown font pool"):
         all_fonts(pool="everything")
 

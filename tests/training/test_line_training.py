@@ -192,9 +192,13 @@ def test_bundle_runs_a_missing_base_stage_first(tmp_path: Path) -> None:
         "lines-2",
         "lines-3",
         "lines-4",
+        "lines-5",
+        "lines-6",
         "lines",
     ]
-    assert recipes["lines"].options.config.init_from == f"{tmp_path}/lines-4/model.keras"
+    assert recipes["lines"].options.config.init_from == f"{tmp_path}/lines-6/model.keras"
+    # The first GPU stage starts from lines-5's int8 export, rebuilt as float.
+    assert recipes["lines-6"].options.config.init_from == f"{tmp_path}/lines-5"
     assert recipes["lines"].options.moderate_share > 0
     assert not recipes["lines-3"].options.moderate_share
     assert _with_prerequisites(["captcha", "lines-base"], recipes) == [
@@ -224,3 +228,45 @@ def test_labels_ctc_cannot_align_are_left_out() -> None:
         False,
         True,
     ]
+
+
+def test_a_run_trained_elsewhere_exports_without_its_training_set(tmp_path: Path) -> None:
+    """The GPU-box flow: ``train_only`` stops after training; the same run on a box with
+    TensorFlow, without the (huge) training set, evaluates, exports and reports."""
+    from training.line_run import LineRunOptions, run_line
+    from training.train import TrainConfig
+
+    run_dir = tmp_path / "run"
+    options = LineRunOptions(
+        config=TrainConfig(
+            out=str(run_dir),
+            epochs=1,
+            batch_size=16,
+            warmup_steps=2,
+            width=128,
+            channels=(16, 24, 32),
+            stem_channels=8,
+            temporal_blocks=1,
+            max_steps_per_epoch=4,
+            bn_momentum=0.8,
+        ),
+        synthetic_samples=160,
+        validation_samples=32,
+        test_samples=32,
+        calibration_samples=24,
+        workers=1,
+    )
+    assert run_line(options, log=lambda _: None, verbose=False, train_only=True) == {}
+    state = json.loads((run_dir / "state.json").read_text())
+    assert state["finished"] and (run_dir / "model.keras").is_file()
+    assert not (run_dir / "model.tflite").exists()
+    (run_dir / "train_set.npz").unlink()  # stays on the GPU box
+
+    messages: list[str] = []
+    report = run_line(options, log=messages.append, verbose=False)
+    assert not (run_dir / "train_set.npz").exists()  # not regenerated: nothing was trained
+    assert any("calibrating on 24 fresh lines" in m for m in messages)
+    assert (run_dir / "model.tflite").is_file()
+    assert report["history"] == state["history"]
+    assert report["config"]["data_summary"]["train_lines"] == state["train_lines"] > 100
+    assert set(report["sets"]) == {"held_out_fonts", "validation"}

@@ -49,6 +49,14 @@ def bundle(
     install: Annotated[
         bool, typer.Option("--install/--no-install", help="Copy the results into edge_ocr/models.")
     ] = True,
+    train_only: Annotated[
+        bool,
+        typer.Option(
+            "--train-only",
+            help="Line recipes: stop each run after training, on a GPU box without TensorFlow "
+            "(KERAS_BACKEND=jax). Bring the run folders back and rerun without it to export.",
+        ),
+    ] = False,
 ) -> None:
     """Train, evaluate and export each bundled model with its recipe (resumes interrupted runs)."""
     from edge_ocr.model import BUNDLED_DIR
@@ -75,10 +83,10 @@ def bundle(
     for name in _with_prerequisites(line_names, recipes):
         recipe = recipes[name]
         started = time.monotonic()
-        run_line(recipe.options, log=_prefixed_log(name))
+        run_line(recipe.options, log=_prefixed_log(name), train_only=train_only)
         run_dir = Path(recipe.options.config.out)
         typer.echo(f"[{name}] done in {(time.monotonic() - started) / 60:.0f} min")
-        if install and recipe.install:
+        if install and recipe.install and not train_only:
             _install(run_dir, name, BUNDLED_DIR)
 
 

@@ -85,6 +85,16 @@ def train(
             "instead of the harsh mix (validation and test stay harsh).",
         ),
     ] = 0.0,
+    train_only: Annotated[
+        bool,
+        typer.Option(
+            "--train-only",
+            help="line: stop after training (model.keras, checkpoint, state.json), for a GPU box "
+            "without TensorFlow (KERAS_BACKEND=jax). Copy the run folder to a box with "
+            "TensorFlow and run the same command without --train-only: it finds the finished "
+            "run and only evaluates, exports to int8 and reports.",
+        ),
+    ] = False,
 ) -> None:
     """Train on synthetic data, a labelled folder, or both; writes model.keras, the int8
     model.tflite with its model.json contract, report.json, learning_curve.png and
@@ -153,7 +163,7 @@ def train(
         moderate_share=moderate_share,
     )
     try:
-        run_line(options, log=_log)
+        run_line(options, log=_log, train_only=train_only)
     except (DatasetError, ValueError, FileNotFoundError) as error:
         typer.echo(f"training: error: {error}", err=True)
         raise typer.Exit(2) from None
