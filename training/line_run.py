@@ -186,7 +186,7 @@ def calibration_lines(
     ).images
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainedLines:
     """What the training half of a run hands to the evaluation half."""
 
