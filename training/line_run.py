@@ -94,6 +94,21 @@ def _synthetic(
     )
 
 
+def _training_source_lines(options: LineRunOptions, count: int, seed: int) -> LineSet:
+    """``count`` synthetic lines drawn as the run's training lines are."""
+    return _synthetic(
+        options.kind,
+        False,
+        count,
+        seed,
+        options.config.shape,
+        options.workers,
+        options.emphasis,
+        options.moderate_share,
+        options.font_pool,
+    )
+
+
 def build_training_set(options: LineRunOptions, run_dir: Path, log: Log) -> LineSet:
     """Real data (if any) plus synthetic lines; the synthetic part is cached in the run folder."""
     shape = options.config.shape
@@ -110,16 +125,8 @@ def build_training_set(options: LineRunOptions, run_dir: Path, log: Log) -> Line
             synthetic = load_line_set(cache)
         else:
             started = time.monotonic()
-            synthetic = _synthetic(
-                options.kind,
-                False,
-                options.synthetic_samples,
-                options.seed_offset,
-                shape,
-                options.workers,
-                options.emphasis,
-                options.moderate_share,
-                options.font_pool,
+            synthetic = _training_source_lines(
+                options, options.synthetic_samples, options.seed_offset
             )
             save_line_set(synthetic, cache)
             log(f"generated {len(synthetic)} synthetic lines in {time.monotonic() - started:.0f} s")
@@ -173,17 +180,7 @@ def calibration_lines(
         rng = np.random.default_rng(options.config.seed)
         return train_set.images[rng.choice(len(train_set), count, replace=False)]
     log(f"training set not here: calibrating on {count} fresh lines from the training source")
-    return _synthetic(
-        options.kind,
-        False,
-        count,
-        options.seed_offset + 5000,
-        options.config.shape,
-        options.workers,
-        options.emphasis,
-        options.moderate_share,
-        options.font_pool,
-    ).images
+    return _training_source_lines(options, count, options.seed_offset + 5000).images
 
 
 @dataclass(frozen=True)
@@ -192,7 +189,7 @@ class TrainedLines:
 
     config: TrainConfig
     state: dict[str, Any]
-    summary: dict[str, Any]
+    """``config.data_summary`` says what it was trained on."""
     validation: LineSet
     train_set: LineSet | None
     """None when a finished run was brought here without its training set."""
@@ -243,7 +240,7 @@ def train_stage(options: LineRunOptions, log: Log, verbose: bool) -> TrainedLine
         assert finished is not None  # only a finished run goes without its training set
         state = finished
         log(f"{run_dir}: training finished (epoch {state['epoch']}); evaluating and exporting")
-    return TrainedLines(config, state, summary, validation, train_set)
+    return TrainedLines(config, state, validation, train_set)
 
 
 def report_sets(options: LineRunOptions, validation: LineSet) -> dict[str, LineSet]:
@@ -289,7 +286,7 @@ def run_line(
     from quantize.int8 import export_int8
     from training.metrics import score_lines
 
-    config, state, summary = trained.config, trained.state, trained.summary
+    config, state = trained.config, trained.state
     run_dir = Path(config.out)
     model = keras.models.load_model(run_dir / "model.keras", compile=False)
     test_sets = report_sets(options, trained.validation)
@@ -302,7 +299,7 @@ def run_line(
         "line",
         config.charset,
         training={
-            **summary,
+            **config.data_summary,
             "best_epoch": state["best_epoch"],
             "best_val_exact": state["best_val_exact"],
         },
